@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['SURPRISE_VARIANTS', 'Surprise', 'silu_grad', 'ExpertMix', 'expert_mix', 'SwiGLUExperts', 'swiglu_expert',
-           'reference_full_outputs', 'reference_per_token']
+           'full_expert_outputs', 'reference_full_outputs', 'reference_per_token']
 
-# %% ../nbs/00_surprise.ipynb #29c4a32a
+# %% ../nbs/00_surprise.ipynb #b294a699
 from dataclasses import dataclass, fields
 from typing import Callable, Optional
 
@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/00_surprise.ipynb #9458db03
+# %% ../nbs/00_surprise.ipynb #d757f5fc
 @dataclass
 class Surprise:
     "Per-token, per-expert Surprise from one backward pass; every field is a detached (T, E) tensor."
@@ -37,7 +37,7 @@ class Surprise:
 
 SURPRISE_VARIANTS = ("param", "actual", "output", "first_order", "input")
 
-# %% ../nbs/00_surprise.ipynb #47b5bcd6
+# %% ../nbs/00_surprise.ipynb #a0d9f70f
 def silu_grad(u: Tensor) -> Tensor:
     "d silu(u) / du."
     s = torch.sigmoid(u)
@@ -103,7 +103,7 @@ def expert_mix(x: Tensor, # (T, d) token inputs
     "Mix every SwiGLU expert's output with weights `w`, capturing Surprise in the backward pass."
     return ExpertMix.apply(x, w, gate_up, down, sink, tuple(variants))
 
-# %% ../nbs/00_surprise.ipynb #0d82700c
+# %% ../nbs/00_surprise.ipynb #8a622682
 class SwiGLUExperts(nn.Module):
     "A bank of tiny SwiGLU experts that records per-token, per-expert Surprise during the normal backward."
     def __init__(self, d_model: int, # hidden size d
@@ -180,17 +180,24 @@ class SwiGLUExperts(nn.Module):
     def extra_repr(self):
         return f"d_model={self.d_model}, n_experts={self.n_experts}, expert_dim={self.expert_dim}, backend={self.backend!r}, capture={self.capture}"
 
-# %% ../nbs/00_surprise.ipynb #7108d7ee
+# %% ../nbs/00_surprise.ipynb #2d56409f
 def swiglu_expert(x: Tensor, gate_up_e: Tensor, down_e: Tensor) -> Tensor:
     "One SwiGLU expert written plainly: (..., d) -> (..., d)."
     return (F.silu(x @ gate_up_e[0].T) * (x @ gate_up_e[1].T)) @ down_e
+
+
+def full_expert_outputs(x: Tensor, gate_up: Tensor, down: Tensor) -> Tensor:
+    "Every expert on every token with plain autograd ops: (T, d) or per-expert inputs (T, E, d) -> (T, E, d)."
+    if x.dim() == 2: x = x.unsqueeze(1).expand(-1, gate_up.shape[0], -1)
+    uv = torch.einsum("ted,ekid->teki", x, gate_up)  # (T, E, 2, I)
+    return torch.einsum("tei,eid->ted", F.silu(uv[:, :, 0]) * uv[:, :, 1], down)
 
 
 def reference_full_outputs(x, w, gate_up, down, loss_fn) -> dict:
     "Reference (a): `autograd.grad` of the loss w.r.t. a dense `full_expert_outputs` (T, E, d) and per-expert inputs."
     T, E = w.shape
     x_te = x.detach().unsqueeze(1).expand(T, E, x.shape[-1]).clone().requires_grad_()  # (T, E, d)
-    full = torch.stack([swiglu_expert(x_te[:, e], gate_up[e], down[e]) for e in range(E)], 1)  # (T, E, d)
+    full = full_expert_outputs(x_te, gate_up, down)  # (T, E, d)
     y = (w.unsqueeze(-1) * full).sum(1)  # (T, d)
     d_full, d_x = torch.autograd.grad(loss_fn(y), [full, x_te])
     return dict(output=d_full.norm(dim=-1), input=d_x.norm(dim=-1))
