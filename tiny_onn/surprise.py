@@ -6,7 +6,7 @@
 __all__ = ['SURPRISE_VARIANTS', 'Surprise', 'silu_grad', 'ExpertMix', 'expert_mix', 'SwiGLUExperts', 'swiglu_expert',
            'full_expert_outputs', 'reference_full_outputs', 'reference_per_token']
 
-# %% ../nbs/00_surprise.ipynb #b294a699
+# %% ../nbs/00_surprise.ipynb #3
 from dataclasses import dataclass, fields
 from typing import Callable, Optional
 
@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/00_surprise.ipynb #d757f5fc
+# %% ../nbs/00_surprise.ipynb #6
 @dataclass
 class Surprise:
     "Per-token, per-expert Surprise from one backward pass; every field is a detached (T, E) tensor."
@@ -37,7 +37,7 @@ class Surprise:
 
 SURPRISE_VARIANTS = ("param", "actual", "output", "first_order", "input")
 
-# %% ../nbs/00_surprise.ipynb #a0d9f70f
+# %% ../nbs/00_surprise.ipynb #8
 def silu_grad(u: Tensor) -> Tensor:
     "d silu(u) / du."
     s = torch.sigmoid(u)
@@ -103,7 +103,7 @@ def expert_mix(x: Tensor, # (T, d) token inputs
     "Mix every SwiGLU expert's output with weights `w`, capturing Surprise in the backward pass."
     return ExpertMix.apply(x, w, gate_up, down, sink, tuple(variants))
 
-# %% ../nbs/00_surprise.ipynb #8a622682
+# %% ../nbs/00_surprise.ipynb #10
 class SwiGLUExperts(nn.Module):
     "A bank of tiny SwiGLU experts that records per-token, per-expert Surprise during the normal backward."
     def __init__(self, d_model: int, # hidden size d
@@ -180,7 +180,7 @@ class SwiGLUExperts(nn.Module):
     def extra_repr(self):
         return f"d_model={self.d_model}, n_experts={self.n_experts}, expert_dim={self.expert_dim}, backend={self.backend!r}, capture={self.capture}"
 
-# %% ../nbs/00_surprise.ipynb #2d56409f
+# %% ../nbs/00_surprise.ipynb #12
 def swiglu_expert(x: Tensor, gate_up_e: Tensor, down_e: Tensor) -> Tensor:
     "One SwiGLU expert written plainly: (..., d) -> (..., d)."
     return (F.silu(x @ gate_up_e[0].T) * (x @ gate_up_e[1].T)) @ down_e

@@ -1,0 +1,124 @@
+"""Cost of Surprise capture: training-step time and peak memory of a 4-layer MoE language-model-shaped stack.
+
+Configurations (same model, same data, same dense expert back-end):
+  baseline   capture off, no router loss
+  capture    Surprise recorded in the backward
+  sml        capture + SML (gate loss on detached inputs, router-only backward)
+  autograd   the original design's route: dense full_expert_outputs (T, E, d) per layer and
+             torch.autograd.grad(loss, full_expert_outputs, retain_graph=True) before the main backward
+
+Each configuration runs in its own process (peak RSS from the OS via ru_maxrss); repeats are interleaved
+(baseline, capture, sml, autograd, baseline, ...) and we quote medians over repeats and ratios to baseline.
+
+  python bench/bench_surprise.py --out bench/results            # the full run (make bench)
+  python bench/bench_surprise.py --worker sml --steps 5         # one configuration, prints JSON
+"""
+import argparse, datetime, json, os, platform, resource, statistics, subprocess, sys, time
+from pathlib import Path
+
+CONFIGS = ("baseline", "capture", "sml", "autograd")
+
+
+def build(config: str, d=128, n_layers=4, n_heads=4, n_experts=32, expert_dim=64, vocab=65, seed=0):
+    import torch, torch.nn as nn, torch.nn.functional as F
+    from tiny_onn.moe import DynMoE, RouterLoss
+    from tiny_onn.surprise import full_expert_outputs
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.qkv, self.proj = nn.Linear(d, 3 * d, bias=False), nn.Linear(d, d, bias=False)
+            loss = RouterLoss("sml" if config == "sml" else "none")
+            self.moe = DynMoE.build(d, n_experts, expert_dim, loss=loss)
+            self.moe.experts.capture = config in ("capture", "sml")
+
+        def forward(self, x, fulls):
+            B, T, _ = x.shape
+            q, k, v = self.qkv(F.rms_norm(x, (d,))).view(B, T, 3, n_heads, d // n_heads).permute(2, 0, 3, 1, 4)
+            x = x + self.proj(F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(B, T, d))
+            h = F.rms_norm(x, (d,))
+            if config != "autograd": return x + self.moe(h)
+            flat = h.reshape(-1, d)  # the original route: plain autograd over a dense (T, E, d) tensor
+            w = self.moe.gate(flat).weights
+            full = full_expert_outputs(flat, self.moe.experts.gate_up, self.moe.experts.down)  # (T, E, d)
+            fulls.append(full)
+            return x + torch.einsum("te,ted->td", w, full).view_as(x)
+
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb, self.blocks = nn.Embedding(vocab, d), nn.ModuleList(Block() for _ in range(n_layers))
+            self.head = nn.Linear(d, vocab, bias=False)
+
+        def forward(self, idx, fulls):
+            x = self.emb(idx)
+            for b in self.blocks: x = b(x, fulls)
+            return self.head(F.rms_norm(x, (d,)))
+
+    torch.manual_seed(seed)
+    return Stack()
+
+
+def worker(config: str, steps: int, warmup: int, batch=12, block=64, vocab=65) -> dict:
+    import torch, torch.nn.functional as F
+    from tiny_onn.moe import surprise_backward
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+    model = build(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(1)
+    times = []
+    for step in range(warmup + steps):
+        idx = torch.randint(0, vocab, (batch, block + 1), generator=gen)
+        t0 = time.perf_counter()
+        fulls = []
+        logits = model(idx[:, :-1], fulls)
+        loss = F.cross_entropy(logits.reshape(-1, vocab), idx[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        if config == "autograd":
+            grads = torch.autograd.grad(loss, fulls, retain_graph=True)
+            surprise = [g.norm(dim=-1) for g in grads]  # (T, E) output-gradient Surprise per layer
+        loss.backward()
+        if config == "sml": surprise_backward(model)
+        opt.step()
+        if step >= warmup: times.append(time.perf_counter() - t0)
+    return dict(config=config, step_ms=1e3 * statistics.median(times), peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worker", choices=CONFIGS, help="run one configuration in this process and print JSON")
+    ap.add_argument("--steps", type=int, default=30, help="timed steps per process")
+    ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    ap.add_argument("--repeats", type=int, default=5, help="processes per configuration, interleaved")
+    ap.add_argument("--out", type=Path, default=Path("bench/results"), help="directory for the JSON record")
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.steps, args.warmup)))
+        return
+    runs = {c: [] for c in CONFIGS}
+    for rep in range(args.repeats):
+        for c in CONFIGS:
+            out = subprocess.run([sys.executable, __file__, "--worker", c, "--steps", str(args.steps), "--warmup", str(args.warmup)],
+                                 check=True, capture_output=True, text=True).stdout
+            runs[c].append(json.loads(out.strip().splitlines()[-1]))
+            print(f"repeat {rep} {c:9s} {runs[c][-1]['step_ms']:8.1f} ms/step  peak RSS {runs[c][-1]['peak_rss_mb']:7.1f} MB", flush=True)
+    med = {c: dict(step_ms=statistics.median(r["step_ms"] for r in runs[c]),
+                   peak_rss_mb=statistics.median(r["peak_rss_mb"] for r in runs[c])) for c in CONFIGS}
+    base = med["baseline"]
+    import torch
+    record = dict(date=datetime.date.today().isoformat(), command=" ".join([Path(sys.executable).name] + sys.argv),
+                  machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}", torch=torch.__version__,
+                  shape="4 layers, d=128, 4 heads, 32 experts x 64 (dense back-end, DynMoE gate), batch 12 x 64, AdamW",
+                  steps=args.steps, warmup=args.warmup, repeats=args.repeats, runs=runs, median=med,
+                  ratio={c: dict(time=med[c]["step_ms"] / base["step_ms"], memory=med[c]["peak_rss_mb"] / base["peak_rss_mb"]) for c in CONFIGS})
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"surprise_{record['date']}.json"
+    path.write_text(json.dumps(record, indent=1))
+    print(f"\n| configuration | step time (ms, median) | x baseline | peak RSS (MB, median) | x baseline |\n|---|---|---|---|---|")
+    for c in CONFIGS:
+        print(f"| {c} | {med[c]['step_ms']:.1f} | {record['ratio'][c]['time']:.3f} | {med[c]['peak_rss_mb']:.0f} | {record['ratio'][c]['memory']:.3f} |")
+    print(f"\nrecord: {path}")
+
+
+if __name__ == "__main__":
+    main()
