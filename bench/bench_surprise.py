@@ -84,14 +84,29 @@ def worker(config: str, steps: int, warmup: int, batch=12, block=64, vocab=65) -
     return dict(config=config, step_ms=1e3 * statistics.median(times), peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def report(record: dict) -> str:
+    "The markdown table of a record: medians, ratios, and the min-max range over processes (the machine's noise)."
+    lines = ["| configuration | step time, ms (median) | range over processes | x baseline | peak RSS, MB (median) | x baseline |",
+             "|---|---|---|---|---|---|"]
+    for c in CONFIGS:
+        t = [r["step_ms"] for r in record["runs"][c]]
+        lines.append(f"| {c} | {record['median'][c]['step_ms']:.0f} | {min(t):.0f}-{max(t):.0f} | {record['ratio'][c]['time']:.2f} "
+                     f"| {record['median'][c]['peak_rss_mb']:.0f} | {record['ratio'][c]['memory']:.2f} |")
+    return "\n".join(lines)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", choices=CONFIGS, help="run one configuration in this process and print JSON")
-    ap.add_argument("--steps", type=int, default=30, help="timed steps per process")
+    ap.add_argument("--report", type=Path, help="print the table of an existing record and exit")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per process")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     ap.add_argument("--repeats", type=int, default=5, help="processes per configuration, interleaved")
     ap.add_argument("--out", type=Path, default=Path("bench/results"), help="directory for the JSON record")
     args = ap.parse_args()
+    if args.report:
+        print(report(json.loads(args.report.read_text())))
+        return
     if args.worker:
         print(json.dumps(worker(args.worker, args.steps, args.warmup)))
         return
@@ -114,9 +129,7 @@ def main():
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"surprise_{record['date']}.json"
     path.write_text(json.dumps(record, indent=1))
-    print(f"\n| configuration | step time (ms, median) | x baseline | peak RSS (MB, median) | x baseline |\n|---|---|---|---|---|")
-    for c in CONFIGS:
-        print(f"| {c} | {med[c]['step_ms']:.1f} | {record['ratio'][c]['time']:.3f} | {med[c]['peak_rss_mb']:.0f} | {record['ratio'][c]['memory']:.3f} |")
+    print(report(record))
     print(f"\nrecord: {path}")
 
 
