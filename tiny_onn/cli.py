@@ -38,7 +38,10 @@ def demo(out: Path, seeds: list, steps: int, weights: list, progress: bool = Tru
     for r in rows:
         lines.append("| " + " | ".join(f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
-    plot_demo(records, rows).savefig(out / "routing_demo.png", dpi=110)
+    import matplotlib.pyplot as plt
+    fig = plot_demo(records, rows)
+    fig.savefig(out / "routing_demo.png", dpi=110)
+    plt.close(fig)  # a command writes its plot; it does not leave it open for a notebook to display
     print("\n".join(lines))
     print(f"\nwrote {out}/routing_demo.json, summary.md, routing_demo.png")
     return rows
