@@ -12,6 +12,9 @@ Each configuration runs in its own process (peak RSS from the OS via ru_maxrss);
 
   python bench/bench_surprise.py --out bench/results            # the full run (make bench)
   python bench/bench_surprise.py --worker sml --steps 5         # one configuration, prints JSON
+
+Time is also measured with every configuration in one process, stepped round-robin: per-process medians
+on a shared machine drift by tens of percent, while a round's steps see the same conditions.
 """
 import argparse, datetime, json, os, platform, resource, statistics, subprocess, sys, time
 from pathlib import Path
@@ -59,15 +62,15 @@ def build(config: str, d=128, n_layers=4, n_heads=4, n_experts=32, expert_dim=64
     return Stack()
 
 
-def worker(config: str, steps: int, warmup: int, batch=12, block=64, vocab=65) -> dict:
+def make_step(config: str, batch=12, block=64, vocab=65):
+    "A function that runs one training step of `config` on fresh random tokens and returns its wall time."
     import torch, torch.nn.functional as F
     from tiny_onn.moe import surprise_backward
-    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
     model = build(config)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(1)
-    times = []
-    for step in range(warmup + steps):
+
+    def step() -> float:
         idx = torch.randint(0, vocab, (batch, block + 1), generator=gen)
         t0 = time.perf_counter()
         fulls = []
@@ -80,8 +83,30 @@ def worker(config: str, steps: int, warmup: int, batch=12, block=64, vocab=65) -
         loss.backward()
         if config == "sml": surprise_backward(model)
         opt.step()
-        if step >= warmup: times.append(time.perf_counter() - t0)
+        return time.perf_counter() - t0
+    return step
+
+
+def _threads():
+    import torch
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
+
+
+def worker(config: str, steps: int, warmup: int) -> dict:
+    "One configuration alone in this process: median step time and the process's peak RSS."
+    _threads()
+    step = make_step(config)
+    times = [step() for _ in range(warmup + steps)][warmup:]
     return dict(config=config, step_ms=1e3 * statistics.median(times), peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
+def round_robin(steps: int, warmup: int) -> dict:
+    "All configurations in one process, one step each per round: slow drifts of a shared machine hit every one alike."
+    _threads()
+    fns = {c: make_step(c) for c in CONFIGS}
+    rounds = [{c: fns[c]() for c in CONFIGS} for _ in range(warmup + steps)][warmup:]
+    return dict(step_ms={c: 1e3 * statistics.median(r[c] for r in rounds) for c in CONFIGS},
+                ratio={c: statistics.median(r[c] / r["baseline"] for r in rounds) for c in CONFIGS})
 
 
 def report(record: dict) -> str:
@@ -92,12 +117,18 @@ def report(record: dict) -> str:
         t = [r["step_ms"] for r in record["runs"][c]]
         lines.append(f"| {c} | {record['median'][c]['step_ms']:.0f} | {min(t):.0f}-{max(t):.0f} | {record['ratio'][c]['time']:.2f} "
                      f"| {record['median'][c]['peak_rss_mb']:.0f} | {record['ratio'][c]['memory']:.2f} |")
+    if "round_robin" in record:
+        rr = record["round_robin"]
+        lines += ["", "Round-robin in one process (median of per-round ratios to the baseline step of the same round):", "",
+                  "| configuration | step time, ms (median) | x baseline |", "|---|---|---|"]
+        lines += [f"| {c} | {rr['step_ms'][c]:.0f} | {rr['ratio'][c]:.3f} |" for c in CONFIGS]
     return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--worker", choices=CONFIGS, help="run one configuration in this process and print JSON")
+    ap.add_argument("--round-robin-steps", type=int, default=60, help="timed rounds of the in-process round-robin timing")
     ap.add_argument("--report", type=Path, help="print the table of an existing record and exit")
     ap.add_argument("--steps", type=int, default=20, help="timed steps per process")
     ap.add_argument("--warmup", type=int, default=5, help="untimed steps first")
@@ -117,6 +148,8 @@ def main():
                                  check=True, capture_output=True, text=True).stdout
             runs[c].append(json.loads(out.strip().splitlines()[-1]))
             print(f"repeat {rep} {c:9s} {runs[c][-1]['step_ms']:8.1f} ms/step  peak RSS {runs[c][-1]['peak_rss_mb']:7.1f} MB", flush=True)
+    print("round-robin timing in one process ...", flush=True)
+    rr = round_robin(args.round_robin_steps, args.warmup)
     med = {c: dict(step_ms=statistics.median(r["step_ms"] for r in runs[c]),
                    peak_rss_mb=statistics.median(r["peak_rss_mb"] for r in runs[c])) for c in CONFIGS}
     base = med["baseline"]
@@ -124,7 +157,7 @@ def main():
     record = dict(date=datetime.date.today().isoformat(), command=" ".join([Path(sys.executable).name] + sys.argv),
                   machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}", torch=torch.__version__,
                   shape="4 layers, d=128, 4 heads, 32 experts x 64 (dense back-end, DynMoE gate), batch 12 x 64, AdamW",
-                  steps=args.steps, warmup=args.warmup, repeats=args.repeats, runs=runs, median=med,
+                  steps=args.steps, warmup=args.warmup, repeats=args.repeats, runs=runs, median=med, round_robin=rr,
                   ratio={c: dict(time=med[c]["step_ms"] / base["step_ms"], memory=med[c]["peak_rss_mb"] / base["peak_rss_mb"]) for c in CONFIGS})
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"surprise_{record['date']}.json"
