@@ -79,7 +79,8 @@ class ExpertMix(torch.autograd.Function):
             dx = duv.reshape(T, E * 2 * I) @ gate_up.reshape(E * 2 * I, d)  # (T, d)
         d_gate_up = (duv.reshape(T, E * 2 * I).T @ x).view(E, 2, I, d)
         d_down = ((wx * h).reshape(T, E * I).T @ g).view(E, I, d)
-        first_order = (G * h).sum(-1)  # (T, E) = g_t . o_te = dL/dw_te
+        need_first_order = ctx.needs_input_grad[1] or ctx.sink is not None
+        first_order = (G * h).sum(-1) if need_first_order else None  # (T, E) = g_t . o_te = dL/dw_te
         if ctx.sink is not None:
             with torch.no_grad():
                 g_sq = g.pow(2).sum(-1, keepdim=True)  # (T, 1)
@@ -89,7 +90,7 @@ class ExpertMix(torch.autograd.Function):
                 ctx.sink(Surprise(
                     param=param, actual=w_abs * param, output=w_abs * g_sq.sqrt(), first_order=first_order.detach(),
                     input=None if dx_per_expert is None else dx_per_expert.norm(dim=-1)))
-        dw = first_order if ctx.needs_input_grad[1] else None
+        dw = first_order if ctx.needs_input_grad[1] else None  # skipped entirely when nobody needs it
         return dx, dw, d_gate_up, d_down, None, None
 
 
