@@ -167,6 +167,9 @@ def run(argv):
         if args.steps < 1: parser.error(f"--steps must be >= 1, got {args.steps}")
         return demo(args.out, args.seeds, args.steps, args.weights, progress=not args.no_progress, workers=args.workers)
     from tiny_onn.checkpoint import CheckpointError
+    if args.command in ("generate", "eval"):  # their output is the text / JSON: no loading bars around it
+        import transformers
+        transformers.utils.logging.disable_progress_bar()
     try:
         if args.command == "train":
             from tiny_onn.train import train

@@ -203,7 +203,7 @@ def joint_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Opti
     norm = _clip(list(model.parameters()), cfg.grad_clip)
     opt.step()
     model.update_router_biases()
-    return dict(loss=ce.item(), aux_loss=float(aux), router_loss=router_loss or 0.0, grad_norm=norm, logits=out.logits.detach())
+    return dict(loss=ce.item(), aux_loss=float(aux.detach()), router_loss=router_loss or 0.0, grad_norm=norm, logits=out.logits.detach())
 
 
 def experience_of(model: nn.Module) -> list:
@@ -249,7 +249,7 @@ def decoupled_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: 
         _clip(router, cfg.grad_clip)
         optimizers["router"].step()
     model.update_router_biases()
-    return dict(loss=ce.item(), aux_loss=float(out.aux_loss), router_loss=0.0 if rl is None else rl.item(), grad_norm=norm, logits=out.logits.detach())
+    return dict(loss=ce.item(), aux_loss=float(out.aux_loss.detach()), router_loss=0.0 if rl is None else rl.item(), grad_norm=norm, logits=out.logits.detach())
 
 
 STEPS = dict(joint=joint_step, decoupled=decoupled_step)
