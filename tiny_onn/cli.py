@@ -9,8 +9,9 @@ __all__ = ['run_info', 'demo', 'add_train_arguments', 'train_config', 'generate'
 import argparse, dataclasses, json, os, platform, subprocess, sys, time, typing
 from pathlib import Path
 
-# Before torch loads: OpenMP threads that spin-wait slow a 2-thread run 10-100x as soon as any other process wants
-# a core; passive waiting costs little when the machine is idle and avoids that cliff. An explicit setting wins.
+# OpenMP threads that spin-wait slow a 2-thread run 10-100x as soon as any other process wants a core; passive
+# waiting avoids that cliff. It only takes effect if set before torch loads (an explicit setting wins); when the
+# package's __init__ has already imported torch, this line is too late and the variable must come from outside.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import tiny_onn
@@ -155,7 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     "Entry point of the `tiny-onn` command. Called with `argv` (from Python) it returns the command's result; as the console script it returns None, exit status 0."
-    result = run(argv)
+    try: result = run(argv)
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return None
     return result if argv is not None else None  # the console script does sys.exit(main()): a result there would mean status 1
 
 
