@@ -4,7 +4,7 @@ PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
 CORPUS  ?= ../shared/data/tinyshakespeare.txt
 
-.PHONY: install test train docs bench export clean-docs
+.PHONY: install test train demo docs bench export clean-docs
 
 install: $(STAMP)
 
@@ -23,10 +23,14 @@ test: install
 	.venv/bin/pytest -q nbs tests
 
 train: install
+	.venv/bin/tiny-onn train --out runs/main
+
+demo: install
 	.venv/bin/tiny-onn demo --out runs/demo
 
 docs: install
 	$(PY) docs/build.py
 
 bench: install
+	$(PY) bench/bench_lm.py --corpus $(CORPUS) --out bench/results
 	$(PY) bench/bench_surprise.py --out bench/results
