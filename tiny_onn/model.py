@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['FFN_KINDS', 'ATTENTION_KINDS', 'TinyOnnConfig', 'RMSNorm', 'rope_cos_sin', 'apply_rope', 'causal_mask', 'Attention',
-           'SwiGLUMLP', 'feed_forward', 'Block', 'TinyOnnPreTrainedModel', 'TinyOnnModel', 'TinyOnnForCausalLM']
+           'SwiGLUMLP', 'feed_forward', 'attention_layer', 'Block', 'TinyOnnPreTrainedModel', 'TinyOnnModel',
+           'TinyOnnForCausalLM']
 
 # %% ../nbs/06_model.ipynb #3
 import math
@@ -19,13 +20,13 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, Dynam
 from transformers.modeling_outputs import MoeCausalLMOutputWithPast
 
 from .embeddings import HierarchicalEmbedding, TinyOnnTokenizer, WordStream, CHAR_OFFSET
-from .moe import DynMoE, RouterLoss, moe_layers, ROUTER_LOSSES
+from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES
 from .routing import DynMoEGate, TopKGate
 from .surprise import SwiGLUExperts
 
 # %% ../nbs/06_model.ipynb #6
 FFN_KINDS = ("dense", "topk", "dynmoe")
-ATTENTION_KINDS = ("dense",)
+ATTENTION_KINDS = ("dense", "dynsmha", "dynsiha")  # the sparse kinds live in tiny_onn.attention (06a)
 
 class TinyOnnConfig(PretrainedConfig):
     "Configuration of a Tiny-ONN decoder: sizes, the feed-forward kind and what trains its router."
@@ -65,6 +66,7 @@ class TinyOnnConfig(PretrainedConfig):
                  surprise_variant: str = "param", # SML target: counterfactual parameter Surprise by default
                  sdl_target_k: float = 2.0, # SDL's sparsity term pulls mean k here
                  attention: str = "dense", # one of ATTENTION_KINDS
+                 gradient_checkpointing: bool = False, # recompute activations in the backward; gates stay outside
                  pad_token_id: int = 0, eos_token_id: int = 1, bos_token_id: Optional[int] = None,
                  **kwargs):
         self.chars, self.words = str(chars), list(words)
@@ -79,7 +81,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.bias_update_rate, self.routing_weighting = bias_update_rate, routing_weighting
         self.dynmoe_temperature, self.dynmoe_threshold_init, self.dynmoe_fallback_k = dynmoe_temperature, dynmoe_threshold_init, dynmoe_fallback_k
         self.router_loss, self.router_loss_weight, self.surprise_variant = router_loss, router_loss_weight, surprise_variant
-        self.sdl_target_k, self.attention = sdl_target_k, attention
+        self.sdl_target_k, self.attention, self.gradient_checkpointing = sdl_target_k, attention, gradient_checkpointing
         self.vocab_size = CHAR_OFFSET + len(self.chars)
         self._check(vocab_size, expert_dim)
         super().__init__(pad_token_id=pad_token_id, eos_token_id=eos_token_id, bos_token_id=bos_token_id,
@@ -164,6 +166,8 @@ def causal_mask(attention_mask: Optional[Tensor], # (B, S) 1 = token, 0 = paddin
 
 class Attention(nn.Module):
     "Multi-head attention with grouped-query heads, optional per-head q/k RMSNorm and RoPE (Qwen3's layout)."
+    gradient_checkpointing = False  # recompute the whole attention in the backward (it has no gate)
+
     def __init__(self, config: TinyOnnConfig, layer_idx: int):
         super().__init__()
         c, self.layer_idx = config, layer_idx
@@ -181,6 +185,12 @@ class Attention(nn.Module):
                 cos: Tensor, sin: Tensor, # (B, T, head_dim) rotary angles of the new tokens
                 mask: Optional[Tensor], # (B, 1, T, S) bool, or None for plain causal attention
                 cache: Optional[DynamicCache] = None) -> Tensor:
+        # never checkpoint a call that writes the cache: the recomputation would append its keys twice
+        return checkpointed(self.attend, x, cos, sin, mask, cache, enabled=self.gradient_checkpointing and cache is None)
+
+    def attend(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Optional[Tensor], cache: Optional[DynamicCache] = None,
+               head_weights: Optional[Tensor] = None, # (B, T, H) per-token weight of each head's output (DynSMHA); None = 1
+              ) -> Tensor: # (B, T, d)
         B, T, _ = x.shape
         q = self.q_norm(self.q_proj(x).view(B, T, self.n_heads, self.head_dim)).transpose(1, 2)  # (B, H, T, hd)
         k = self.k_norm(self.k_proj(x).view(B, T, self.n_kv, self.head_dim)).transpose(1, 2)  # (B, Hkv, T, hd)
@@ -191,17 +201,21 @@ class Attention(nn.Module):
             k, v = (t.repeat_interleave(self.n_heads // self.n_kv, dim=1) for t in (k, v))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
                                            dropout_p=self.dropout if self.training else 0.0)  # (B, H, T, hd)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
+        y = y.transpose(1, 2)  # (B, T, H, hd)
+        if head_weights is not None: y = y * head_weights[..., None]
+        return self.o_proj(y.reshape(B, T, -1))
 
 class SwiGLUMLP(nn.Module):
     "The dense feed-forward: down(silu(gate(x)) * up(x)), Qwen3's MLP."
+    gradient_checkpointing = False
     def __init__(self, d: int, hidden: int):
         super().__init__()
         self.gate_proj, self.up_proj = nn.Linear(d, hidden, bias=False), nn.Linear(d, hidden, bias=False)
         self.down_proj = nn.Linear(hidden, d, bias=False)
         self.down_proj.residual_output = True
 
-    def forward(self, x: Tensor) -> Tensor: return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+    def forward(self, x: Tensor) -> Tensor: return checkpointed(self.mlp, x, enabled=self.gradient_checkpointing)
+    def mlp(self, x: Tensor) -> Tensor: return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 def feed_forward(c: TinyOnnConfig) -> nn.Module:
     "The block's feed-forward as the config asks: a dense SwiGLU MLP or a DynMoE layer with a top-k / top-any router."
@@ -214,12 +228,18 @@ def feed_forward(c: TinyOnnConfig) -> nn.Module:
     return DynMoE.build(c.hidden_size, c.n_experts, c.expert_dim, router="topk" if c.ffn == "topk" else "dynmoe",
                         loss=c.router_loss_spec, backend=c.expert_backend, **gate_kwargs)
 
+def attention_layer(c: TinyOnnConfig, layer_idx: int) -> nn.Module:
+    "The block's attention as the config asks: dense, or a sparse kind from `tiny_onn.attention`."
+    if c.attention == "dense": return Attention(c, layer_idx)
+    from tiny_onn.attention import DynSMHA, DynSIHA  # built on Attention in the next notebook, so imported when needed
+    return (DynSMHA if c.attention == "dynsmha" else DynSIHA)(c, layer_idx)
+
 class Block(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + ffn(norm(x))."
     def __init__(self, config: TinyOnnConfig, layer_idx: int):
         super().__init__()
         self.input_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.self_attn = Attention(config, layer_idx)
+        self.self_attn = attention_layer(config, layer_idx)
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
         self.mlp = feed_forward(config)
         self.dropout = nn.Dropout(config.dropout)
@@ -234,6 +254,7 @@ class TinyOnnPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     _no_split_modules = ["Block"]
     _supports_sdpa = True
+    supports_gradient_checkpointing = True  # `gradient_checkpointing_enable()` flips the same per-module flags as the config
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
@@ -263,6 +284,8 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
         self.layers = nn.ModuleList(Block(c, i) for i in range(c.num_hidden_layers))
         self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.drop = nn.Dropout(c.dropout)
+        for m in self.layers.modules():  # attention, MLP and every routed layer checkpoint themselves (gates outside)
+            if hasattr(m, "gradient_checkpointing"): m.gradient_checkpointing = c.gradient_checkpointing
         self.post_init()
 
     def forward(self, input_ids: Tensor, # (B, T) token ids
@@ -337,11 +360,11 @@ class TinyOnnForCausalLM(TinyOnnPreTrainedModel, GenerationMixin):
         return torch.stack(losses).sum() if losses else self.lm_head.weight.new_zeros(())
 
     def router_parameters(self) -> list:
-        "Parameters of every router (what the decoupled paradigm's router optimizer steps)."
-        return [p for m in moe_layers(self) for p in m.gate.parameters()]
+        "Parameters of every router that has a router loss (what the decoupled paradigm's router optimizer steps)."
+        return [p for m in moe_layers(self) if m.loss.kind != "none" for p in m.gate.parameters()]
 
     def routing_stats(self) -> list:
-        "Per MoE layer, the last forward's k per token, activation rate, load and (after a backward) Surprise."
+        "Per routed layer, the last forward's k per token, activation rate, load and (after a backward) Surprise."
         return [m.stats() for m in moe_layers(self)]
 
     @torch.no_grad()
