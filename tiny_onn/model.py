@@ -20,12 +20,13 @@ from transformers import (AutoConfig, AutoModelForCausalLM, AutoTokenizer, Dynam
 from transformers.modeling_outputs import MoeCausalLMOutputWithPast
 
 from .embeddings import HierarchicalEmbedding, TinyOnnTokenizer, WordStream, CHAR_OFFSET
+from .moie import MoIEFFN, NeuronGate
 from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES
 from .routing import DynMoEGate, TopKGate
 from .surprise import SwiGLUExperts
 
 # %% ../nbs/06_model.ipynb #6
-FFN_KINDS = ("dense", "topk", "dynmoe")
+FFN_KINDS = ("dense", "topk", "dynmoe", "moie")
 ATTENTION_KINDS = ("dense", "dynsmha", "dynsiha")  # the sparse kinds live in tiny_onn.attention (06a)
 
 class TinyOnnConfig(PretrainedConfig):
@@ -51,7 +52,7 @@ class TinyOnnConfig(PretrainedConfig):
                  dropout: float = 0.0, # nanoGPT's baby GPT uses none at this size
                  initializer_range: float = 0.02, # std of Linear / Embedding weights, as GPT-2
                  ffn: str = "dynmoe", # one of FFN_KINDS
-                 intermediate_size: int = 384, # dense SwiGLU width: 6 x 64, about nanoGPT's 4d GELU MLP in parameters
+                 intermediate_size: int = 384, # dense SwiGLU width (6 x 64, about nanoGPT's 4d GELU MLP); also the MoIE FFN's neurons
                  n_experts: int = 32, # tiny experts per layer: the Hyper-SMoE layout
                  expert_dim: Optional[int] = 64, # expert width; None = intermediate_size // n_experts
                  expert_backend: str = "dense", # "dense" (all experts, Surprise for every pair) or "sparse"
@@ -102,17 +103,21 @@ class TinyOnnConfig(PretrainedConfig):
         if self.attention not in ATTENTION_KINDS: fail(f"attention={self.attention!r}; choose from {ATTENTION_KINDS}")
         if self.router_loss not in ROUTER_LOSSES: fail(f"router_loss={self.router_loss!r}; choose from {ROUTER_LOSSES}")
         if not 0 <= self.dropout < 1: fail(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.ffn == "dense":
+        if (self.ffn == "dynmoe" or self.attention == "dynsmha") and not -1 <= self.dynmoe_threshold_init <= 1:
+            fail(f"dynmoe_threshold_init={self.dynmoe_threshold_init} is outside the cosine range [-1, 1]")
+        if self.ffn in ("dense", "moie"):  # no expert router: only SML (on MoIE neurons) can apply
             if self.intermediate_size < 1: fail(f"intermediate_size must be >= 1, got {self.intermediate_size}")
-            if self.router_loss != "none": fail(f"router_loss={self.router_loss!r} needs an MoE feed-forward, but ffn='dense'; use router_loss='none'")
+            if self.router_loss in ("load_balancing", "sdl"):
+                fail(f"router_loss={self.router_loss!r} acts on an expert router, and ffn={self.ffn!r} has none; use ffn='topk' or 'dynmoe'")
+            if self.router_loss == "sml" and self.ffn == "dense" and self.attention != "dynsiha":
+                fail("router_loss='sml' needs a routed layer with Surprise: an MoE or MoIE feed-forward (ffn != 'dense') "
+                     "or attention='dynsiha'; use router_loss='none'")
             return
         if self.n_experts < 1: fail(f"n_experts must be >= 1, got {self.n_experts}")
         if expert_dim is None and self.intermediate_size % self.n_experts:
             fail(f"intermediate_size={self.intermediate_size} does not divide into n_experts={self.n_experts} experts; give expert_dim")
         if self.expert_dim < 1: fail(f"expert_dim must be >= 1, got {self.expert_dim}")
         if self.ffn == "topk" and not 1 <= self.num_experts_per_tok <= self.n_experts: fail(f"num_experts_per_tok must be in [1, n_experts={self.n_experts}], got {self.num_experts_per_tok}")
-        if self.ffn == "dynmoe" and not -1 <= self.dynmoe_threshold_init <= 1:
-            fail(f"dynmoe_threshold_init={self.dynmoe_threshold_init} is outside the cosine range [-1, 1]")
         if self.ffn == "topk" and self.router_loss == "sdl": fail("router_loss='sdl' acts on DynMoE prototypes; it needs ffn='dynmoe'")
 
     @classmethod
@@ -122,7 +127,13 @@ class TinyOnnConfig(PretrainedConfig):
 
     @property
     def router_loss_spec(self) -> RouterLoss:
+        "What trains the expert routers."
         return RouterLoss(self.router_loss, weight=self.router_loss_weight, surprise=self.surprise_variant, target_k=self.sdl_target_k)
+
+    @property
+    def neuron_loss_spec(self) -> RouterLoss:
+        "What trains MoIE neuron gates besides the main loss: SML when the router loss is SML (the others need an expert router)."
+        return self.router_loss_spec if self.router_loss == "sml" else RouterLoss("none")
 
 # %% ../nbs/06_model.ipynb #9
 class RMSNorm(nn.Module):
@@ -218,8 +229,9 @@ class SwiGLUMLP(nn.Module):
     def mlp(self, x: Tensor) -> Tensor: return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 def feed_forward(c: TinyOnnConfig) -> nn.Module:
-    "The block's feed-forward as the config asks: a dense SwiGLU MLP or a DynMoE layer with a top-k / top-any router."
+    "The block's feed-forward as the config asks: a dense SwiGLU MLP, an MoIE FFN, or a DynMoE layer with a top-k / top-any router."
     if c.ffn == "dense": return SwiGLUMLP(c.hidden_size, c.intermediate_size)
+    if c.ffn == "moie": return MoIEFFN(c.hidden_size, c.intermediate_size, c.neuron_loss_spec)
     if c.ffn == "topk":
         gate_kwargs = dict(k=c.num_experts_per_tok, bias_update_rate=c.bias_update_rate, weighting=c.routing_weighting)
     else:
@@ -267,7 +279,7 @@ class TinyOnnPreTrainedModel(PreTrainedModel):
         elif isinstance(module, SwiGLUExperts):  # the same init as the dense MLP, so arms differ only in routing
             module.gate_up.normal_(0.0, std)
             module.down.normal_(0.0, residual_std)
-        elif isinstance(module, DynMoEGate): module.reset_parameters()
+        elif isinstance(module, (DynMoEGate, NeuronGate)): module.reset_parameters()
         elif isinstance(module, nn.Embedding): module.weight.normal_(0.0, std)
         elif isinstance(module, RMSNorm): module.weight.fill_(1.0)
         elif isinstance(module, WordStream):
@@ -287,6 +299,9 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
         for m in self.layers.modules():  # attention, MLP and every routed layer checkpoint themselves (gates outside)
             if hasattr(m, "gradient_checkpointing"): m.gradient_checkpointing = c.gradient_checkpointing
         self.post_init()
+
+    def get_input_embeddings(self): return self.embed.tokens
+    def set_input_embeddings(self, value): self.embed.tokens = value
 
     def forward(self, input_ids: Tensor, # (B, T) token ids
                 attention_mask: Optional[Tensor] = None, # (B, past + T), 1 = token, 0 = padding
