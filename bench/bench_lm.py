@@ -1,4 +1,5 @@
-"""Tiny Shakespeare language-model benchmark: dense MLP vs top-k MoE vs DynMoE + SDL vs Tiny-ONN (DynMoE + SML).
+"""Tiny Shakespeare language-model benchmark: dense MLP vs top-k MoE vs DynMoE + SDL vs Tiny-ONN (DynMoE + SML), and
+dense attention vs DynSMHA vs DynSIHA (with the dense MLP).
 
 nanoGPT's CPU "baby GPT" budget (d=128, 4 layers, 4 heads, block 64, batch 12, 2000 steps, lr 1e-3 cosine to 1e-4,
 warmup 100, AdamW beta2 0.99, weight decay 0.1, clip 1.0), first 90% train / last 10% validation, character level,
@@ -13,7 +14,11 @@ Three phases, so that no number is measured under the wrong conditions:
 3. throughput: training steps of every arm timed round-robin in this one process (one thread), so machine drift
    hits every arm alike; tokens/s is the median over rounds.
 
+An arm whose run directory already holds a finished run (summary.json and model/) is not trained again, so
+arms can be added to an earlier invocation's runs; `--record` names the result files.
+
     python bench/bench_lm.py --corpus ../shared/data/tinyshakespeare.txt --out bench/results
+    python bench/bench_lm.py --corpus ../shared/data/tinyshakespeare.txt --out bench/results --record lm_attention --arms dense dynsmha dynsiha
 """
 import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
@@ -30,6 +35,11 @@ ARMS = {  # name: (label, TinyOnnConfig overrides)
     "tiny_onn": ("Tiny-ONN (DynMoE + SML)", dict(ffn="dynmoe", router_loss="sml", expert_backend="dense")),
     "tiny_onn_8x128": ("Tiny-ONN, 8 x 128 experts", dict(ffn="dynmoe", router_loss="sml", n_experts=8, expert_dim=128,
                                                           expert_backend="dense")),
+    # sparse attention, each with the dense arm's MLP, so they differ from it only in attention
+    "dynsmha": ("DynSMHA attention (heads as experts), dense MLP", dict(ffn="dense", intermediate_size=TARGET_K * EXPERT_DIM,
+                                                                       router_loss="none", attention="dynsmha")),
+    "dynsiha": ("DynSIHA attention (MoIE projections), dense MLP", dict(ffn="dense", intermediate_size=TARGET_K * EXPERT_DIM,
+                                                                        router_loss="none", attention="dynsiha")),
 }
 COMMON = dict(n_experts=32, expert_dim=EXPERT_DIM, router_loss_weight=0.01)
 
@@ -55,7 +65,7 @@ def launch(arm: str, cfg: dict, run_dir: Path):
 
 def run_training(arms: list, corpus: Path, runs: Path, steps: int, jobs: int) -> dict:
     "Phase 1: train every arm in its own process, `jobs` at a time; return {arm: peak RSS in MiB}."
-    slowest_first = ["tiny_onn", "tiny_onn_8x128", "dynmoe_sdl", "topk_lb", "dense"]  # packs the lanes evenly
+    slowest_first = ["tiny_onn", "tiny_onn_8x128", "dynmoe_sdl", "topk_lb", "dynsiha", "dynsmha", "dense"]  # packs the lanes evenly
     pending, running, peak = sorted(arms, key=slowest_first.index), {}, {}
     while pending or running:
         while pending and len(running) < jobs:
@@ -84,9 +94,10 @@ def analyse(run_dir: Path, corpus: Path) -> dict:
     data = prepare_data(cfg["data"], cfg["n_words"])
     model = AutoModelForCausalLM.from_pretrained(run_dir / "model").float().eval()
     block, layers = cfg["block_size"], moe_layers(model)
-    ks, used = [], [torch.zeros(m.gate.n_experts, dtype=torch.bool) for m in layers]
+    ks, rates, used = [], [], [torch.zeros(m.gate.n_experts, dtype=torch.bool) for m in layers]
     def record(j):  # k of every validation token, and which experts ever fire, read during the evaluation pass
-        def hook(m, inputs, output): ks.append(m.routing.k.float()); used[j].__ior__(m.routing.mask.any(0))
+        def hook(m, inputs, output):
+            ks.append(m.routing.k.float()); rates.append(m.routing.activation_rate.item()); used[j].__ior__(m.routing.mask.any(0))
         return hook
     hooks = [m.register_forward_hook(record(j)) for j, m in enumerate(layers)]
     val = evaluate(model, data["val"], block)
@@ -104,7 +115,8 @@ def analyse(run_dir: Path, corpus: Path) -> dict:
     if layers:
         k = torch.cat(ks)
         out.update(mean_k=k.mean().item(), k_p10=k.quantile(0.1).item(), k_p50=k.quantile(0.5).item(), k_p90=k.quantile(0.9).item(),
-                   dead_experts_pct=100 * (1 - torch.cat(used).float().mean().item()), n_experts=layers[0].gate.n_experts)
+                   dead_experts_pct=100 * (1 - torch.cat(used).float().mean().item()), n_experts=layers[0].gate.n_experts,
+                   active_fraction=float(np.mean(rates)))  # of (token, expert/head/neuron) pairs, mean over layers and batches
     summary = json.loads((run_dir / "summary.json").read_text())
     out["best_estimated_val_loss"] = summary["best_estimated_val_loss"]
     out["train_minutes"] = summary["elapsed_s"] / 60
@@ -165,6 +177,7 @@ def main():
     p.add_argument("--jobs", type=int, default=2, help="arms trained at once (one torch thread each)")
     p.add_argument("--rounds", type=int, default=20, help="round-robin throughput rounds")
     p.add_argument("--skip-training", action="store_true", help="reuse the run directories of an earlier invocation")
+    p.add_argument("--record", default="lm", help="result files are OUT/RECORD_DATE.json and .md")
     a = p.parse_args()
     if not a.corpus.is_file(): raise SystemExit(f"corpus not found: {a.corpus}")
     date = time.strftime("%Y-%m-%d")
@@ -172,9 +185,11 @@ def main():
     meta = dict(date=date, steps=a.steps, machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
                 torch=torch.__version__, command="python " + " ".join(sys.argv), jobs=a.jobs)
     peak_file = runs / "peak_rss.json"
-    if a.skip_training: peak = json.loads(peak_file.read_text())
-    else:
-        peak = run_training(a.arms, a.corpus, runs, a.steps, a.jobs)
+    peak = json.loads(peak_file.read_text()) if peak_file.exists() else {}
+    done = lambda arm: (runs / arm / "summary.json").exists() and (runs / arm / "model").is_dir()
+    todo = [] if a.skip_training else [arm for arm in a.arms if not done(arm)]
+    if todo:
+        peak.update(run_training(todo, a.corpus, runs, a.steps, a.jobs))
         peak_file.write_text(json.dumps(peak))
     results = {}
     for arm in a.arms:
@@ -183,8 +198,8 @@ def main():
         print(arm, json.dumps(results[arm]), flush=True)
     for arm, t in throughput(a.arms, runs, a.corpus, a.rounds, 3).items(): results[arm].update(t)
     record = dict(meta=meta, results=results)
-    (a.out / f"lm_{date}.json").write_text(json.dumps(record, indent=1))
-    (a.out / f"lm_{date}.md").write_text(table(results, meta))
+    (a.out / f"{a.record}_{date}.json").write_text(json.dumps(record, indent=1))
+    (a.out / f"{a.record}_{date}.md").write_text(table(results, meta))
     print(table(results, meta))
 
 

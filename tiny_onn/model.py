@@ -231,7 +231,7 @@ class SwiGLUMLP(nn.Module):
 def feed_forward(c: TinyOnnConfig) -> nn.Module:
     "The block's feed-forward as the config asks: a dense SwiGLU MLP, an MoIE FFN, or a DynMoE layer with a top-k / top-any router."
     if c.ffn == "dense": return SwiGLUMLP(c.hidden_size, c.intermediate_size)
-    if c.ffn == "moie": return MoIEFFN(c.hidden_size, c.intermediate_size, c.neuron_loss_spec)
+    if c.ffn == "moie": return MoIEFFN(c.hidden_size, c.intermediate_size, c.neuron_loss_spec, capture=False)  # Surprise only for SML
     if c.ffn == "topk":
         gate_kwargs = dict(k=c.num_experts_per_tok, bias_update_rate=c.bias_update_rate, weighting=c.routing_weighting)
     else:
