@@ -23,10 +23,11 @@ from .embeddings import HierarchicalEmbedding, TinyOnnTokenizer, WordStream, CHA
 from .moie import MoIEFFN, NeuronGate
 from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES
 from .routing import DynMoEGate, TopKGate
+from .gaussian import GaussianGate, HierarchicalGaussianGate
 from .surprise import SwiGLUExperts
 
 # %% ../nbs/06_model.ipynb #6
-FFN_KINDS = ("dense", "topk", "dynmoe", "moie")
+FFN_KINDS = ("dense", "topk", "dynmoe", "gaussian", "hierarchical_gaussian", "moie")  # MoE kinds are named by their router
 ATTENTION_KINDS = ("dense", "dynsmha", "dynsiha")  # the sparse kinds live in tiny_onn.attention (06a)
 
 class TinyOnnConfig(PretrainedConfig):
@@ -56,7 +57,9 @@ class TinyOnnConfig(PretrainedConfig):
                  n_experts: int = 32, # tiny experts per layer: the Hyper-SMoE layout
                  expert_dim: Optional[int] = 64, # expert width; None = intermediate_size // n_experts
                  expert_backend: str = "dense", # "dense" (all experts, Surprise for every pair) or "sparse"
-                 num_experts_per_tok: int = 2, # experts per token of the top-k router (Mixtral's name)
+                 num_experts_per_tok: int = 2, # experts per token of the top-k and Gaussian routers, per chosen group for the hierarchical one
+                 n_expert_groups: int = 4, # hierarchical Gaussian router: G groups of n_experts / G (the original plan: 10 x 10)
+                 groups_per_tok: int = 1, # hierarchical Gaussian router: groups chosen per token
                  bias_update_rate: float = 0.0, # top-k loss-free balancing step; 0 = off
                  dynmoe_temperature: float = 0.1, # DynMoE logits = cosine / temperature
                  dynmoe_threshold_init: float = 0.0, # initial cosine threshold, in [-1, 1]
@@ -78,6 +81,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.learned_positions, self.rms_norm_eps, self.dropout = learned_positions, rms_norm_eps, dropout
         self.initializer_range, self.ffn, self.intermediate_size = initializer_range, ffn, intermediate_size
         self.n_experts, self.expert_backend, self.num_experts_per_tok = n_experts, expert_backend, num_experts_per_tok
+        self.n_expert_groups, self.groups_per_tok = n_expert_groups, groups_per_tok
         self.expert_dim = expert_dim if expert_dim is not None else (intermediate_size // n_experts if n_experts else 0)
         self.bias_update_rate, self.routing_weighting = bias_update_rate, routing_weighting
         self.dynmoe_temperature, self.dynmoe_threshold_init, self.dynmoe_fallback_k = dynmoe_temperature, dynmoe_threshold_init, dynmoe_fallback_k
@@ -117,8 +121,15 @@ class TinyOnnConfig(PretrainedConfig):
         if expert_dim is None and self.intermediate_size % self.n_experts:
             fail(f"intermediate_size={self.intermediate_size} does not divide into n_experts={self.n_experts} experts; give expert_dim")
         if self.expert_dim < 1: fail(f"expert_dim must be >= 1, got {self.expert_dim}")
-        if self.ffn == "topk" and not 1 <= self.num_experts_per_tok <= self.n_experts: fail(f"num_experts_per_tok must be in [1, n_experts={self.n_experts}], got {self.num_experts_per_tok}")
-        if self.ffn == "topk" and self.router_loss == "sdl": fail("router_loss='sdl' acts on DynMoE prototypes; it needs ffn='dynmoe'")
+        if self.ffn in ("topk", "gaussian") and not 1 <= self.num_experts_per_tok <= self.n_experts:
+            fail(f"num_experts_per_tok must be in [1, n_experts={self.n_experts}], got {self.num_experts_per_tok}")
+        if self.ffn == "hierarchical_gaussian":
+            G = self.n_expert_groups
+            if G < 1 or self.n_experts % G: fail(f"n_expert_groups={G} must be >= 1 and divide n_experts={self.n_experts}")
+            if not 1 <= self.num_experts_per_tok <= self.n_experts // G:
+                fail(f"num_experts_per_tok={self.num_experts_per_tok} is per group here: it must be in [1, n_experts / n_expert_groups = {self.n_experts // G}]")
+            if not 1 <= self.groups_per_tok <= G: fail(f"groups_per_tok must be in [1, n_expert_groups={G}], got {self.groups_per_tok}")
+        if self.ffn != "dynmoe" and self.router_loss == "sdl": fail("router_loss='sdl' acts on DynMoE prototypes; it needs ffn='dynmoe'")
 
     @classmethod
     def from_tokenizer(cls, tokenizer: TinyOnnTokenizer, **kwargs):
@@ -229,15 +240,14 @@ class SwiGLUMLP(nn.Module):
     def mlp(self, x: Tensor) -> Tensor: return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 def feed_forward(c: TinyOnnConfig) -> nn.Module:
-    "The block's feed-forward as the config asks: a dense SwiGLU MLP, an MoIE FFN, or a DynMoE layer with a top-k / top-any router."
+    "The block's feed-forward as the config asks: a dense SwiGLU MLP, an MoIE FFN, or an MoE layer with the router `c.ffn`."
     if c.ffn == "dense": return SwiGLUMLP(c.hidden_size, c.intermediate_size)
     if c.ffn == "moie": return MoIEFFN(c.hidden_size, c.intermediate_size, c.neuron_loss_spec, capture=False)  # Surprise only for SML
-    if c.ffn == "topk":
-        gate_kwargs = dict(k=c.num_experts_per_tok, bias_update_rate=c.bias_update_rate, weighting=c.routing_weighting)
-    else:
-        gate_kwargs = dict(temperature=c.dynmoe_temperature, threshold_init=c.dynmoe_threshold_init,
-                           fallback_k=c.dynmoe_fallback_k, weighting=c.routing_weighting)
-    return DynMoE.build(c.hidden_size, c.n_experts, c.expert_dim, router="topk" if c.ffn == "topk" else "dynmoe",
+    gate_kwargs = dict(weighting=c.routing_weighting)
+    if c.ffn == "topk": gate_kwargs.update(bias_update_rate=c.bias_update_rate)
+    if c.ffn == "dynmoe": gate_kwargs.update(temperature=c.dynmoe_temperature, threshold_init=c.dynmoe_threshold_init, fallback_k=c.dynmoe_fallback_k)
+    if c.ffn == "hierarchical_gaussian": gate_kwargs.update(n_groups=c.n_expert_groups, groups_per_token=c.groups_per_tok)
+    return DynMoE.build(c.hidden_size, c.n_experts, c.expert_dim, router=c.ffn, k=c.num_experts_per_tok,
                         loss=c.router_loss_spec, backend=c.expert_backend, **gate_kwargs)
 
 def attention_layer(c: TinyOnnConfig, layer_idx: int) -> nn.Module:
@@ -279,7 +289,7 @@ class TinyOnnPreTrainedModel(PreTrainedModel):
         elif isinstance(module, SwiGLUExperts):  # the same init as the dense MLP, so arms differ only in routing
             module.gate_up.normal_(0.0, std)
             module.down.normal_(0.0, residual_std)
-        elif isinstance(module, (DynMoEGate, NeuronGate)): module.reset_parameters()
+        elif isinstance(module, (DynMoEGate, NeuronGate, GaussianGate, HierarchicalGaussianGate)): module.reset_parameters()
         elif isinstance(module, nn.Embedding): module.weight.normal_(0.0, std)
         elif isinstance(module, RMSNorm): module.weight.fill_(1.0)
         elif isinstance(module, WordStream):
