@@ -70,7 +70,8 @@ class TinyOnnConfig(PretrainedConfig):
                  surprise_variant: str = "param", # SML target: counterfactual parameter Surprise by default
                  sdl_target_k: float = 2.0, # SDL's sparsity term pulls mean k here
                  attention: str = "dense", # one of ATTENTION_KINDS
-                 gradient_checkpointing: bool = False, # recompute activations in the backward; gates stay outside
+                 activation_checkpointing: bool = False, # recompute activations in the backward; gates stay outside. Not named
+                                                         # gradient_checkpointing: transformers consumes that config key and drops it
                  pad_token_id: int = 0, eos_token_id: int = 1, bos_token_id: Optional[int] = None,
                  **kwargs):
         self.chars, self.words = str(chars), list(words)
@@ -86,7 +87,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.bias_update_rate, self.routing_weighting = bias_update_rate, routing_weighting
         self.dynmoe_temperature, self.dynmoe_threshold_init, self.dynmoe_fallback_k = dynmoe_temperature, dynmoe_threshold_init, dynmoe_fallback_k
         self.router_loss, self.router_loss_weight, self.surprise_variant = router_loss, router_loss_weight, surprise_variant
-        self.sdl_target_k, self.attention, self.gradient_checkpointing = sdl_target_k, attention, gradient_checkpointing
+        self.sdl_target_k, self.attention, self.activation_checkpointing = sdl_target_k, attention, activation_checkpointing
         self.vocab_size = CHAR_OFFSET + len(self.chars)
         self._check(vocab_size, expert_dim)
         super().__init__(pad_token_id=pad_token_id, eos_token_id=eos_token_id, bos_token_id=bos_token_id,
@@ -276,7 +277,7 @@ class TinyOnnPreTrainedModel(PreTrainedModel):
     base_model_prefix = "model"
     _no_split_modules = ["Block"]
     _supports_sdpa = True
-    supports_gradient_checkpointing = True  # `gradient_checkpointing_enable()` flips the same per-module flags as the config
+    supports_gradient_checkpointing = True  # `activation_checkpointing_enable()` flips the same per-module flags as the config
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module):
@@ -307,7 +308,7 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
         self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.drop = nn.Dropout(c.dropout)
         for m in self.layers.modules():  # attention, MLP and every routed layer checkpoint themselves (gates outside)
-            if hasattr(m, "gradient_checkpointing"): m.gradient_checkpointing = c.gradient_checkpointing
+            if hasattr(m, "gradient_checkpointing"): m.gradient_checkpointing = c.activation_checkpointing
         self.post_init()
 
     def get_input_embeddings(self): return self.embed.tokens
