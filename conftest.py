@@ -4,7 +4,11 @@ nbval does not know nbdev's directives, so cells marked `#| slow`, `#| notest`, 
 `nbdev_export()` cell would run under `pytest --nbval`. Skip them here, ignore `_scratch` notebooks, and do not
 compare stderr (progress bars, warnings) — stdout, HTML and text results are still compared strictly.
 """
-import re
+import os, re
+
+# Notebook kernels inherit this. Their first import is torch, before `tiny_onn` could set it, and spinning OpenMP threads
+# made a notebook 6x slower on a busy 2-core machine (163 s vs 27 s measured).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 collect_ignore_glob = ["nbs/_*", "nbs/**/_*", "_proc/*", "docs/_build/*"]
 
