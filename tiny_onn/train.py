@@ -29,7 +29,7 @@ from .monitor import PredictiveIntegrity, TIME_COLUMNS, metric_columns, routing_
 # %% ../nbs/07_train.ipynb #6
 PARADIGMS = ("joint", "decoupled")
 
-DEFAULT_MODEL = dict(  # the main job: a DynMoE + SML Tiny-ONN; with TrainConfig's defaults ~10 minutes on 2 CPU cores
+DEFAULT_MODEL = dict(  # the main job: a DynMoE + SML Tiny-ONN; with TrainConfig's defaults ~13 minutes on 2 CPU cores (measured)
     ffn="dynmoe", router_loss="sml", hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4,
     n_experts=16, expert_dim=32)
 
