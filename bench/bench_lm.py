@@ -18,7 +18,7 @@ An arm whose run directory already holds a finished run (summary.json and model/
 arms can be added to an earlier invocation's runs; `--record` names the result files.
 
     python bench/bench_lm.py --corpus ../shared/data/tinyshakespeare.txt --out bench/results
-    python bench/bench_lm.py --corpus ../shared/data/tinyshakespeare.txt --out bench/results --record lm_attention --arms dense dynsmha dynsiha
+    python bench/bench_lm.py --corpus ../shared/data/tinyshakespeare.txt --out bench/results --record lm_attention --arms dense dynsmha dynsiha dense_wide
 """
 import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
@@ -40,6 +40,8 @@ ARMS = {  # name: (label, TinyOnnConfig overrides)
                                                                        router_loss="none", attention="dynsmha")),
     "dynsiha": ("DynSIHA attention (MoIE projections), dense MLP", dict(ffn="dense", intermediate_size=TARGET_K * EXPERT_DIM,
                                                                         router_loss="none", attention="dynsiha")),
+    # control for DynSIHA's extra parameters (its keys): dense attention, MLP widened by 172 SwiGLU units = 264,192 parameters
+    "dense_wide": ("dense, MLP widened to DynSIHA's parameter count (556)", dict(ffn="dense", intermediate_size=556, router_loss="none")),
 }
 COMMON = dict(n_experts=32, expert_dim=EXPERT_DIM, router_loss_weight=0.01)
 
@@ -65,7 +67,7 @@ def launch(arm: str, cfg: dict, run_dir: Path):
 
 def run_training(arms: list, corpus: Path, runs: Path, steps: int, jobs: int) -> dict:
     "Phase 1: train every arm in its own process, `jobs` at a time; return {arm: peak RSS in MiB}."
-    slowest_first = ["tiny_onn", "tiny_onn_8x128", "dynmoe_sdl", "topk_lb", "dynsiha", "dynsmha", "dense"]  # packs the lanes evenly
+    slowest_first = ["tiny_onn", "tiny_onn_8x128", "dynmoe_sdl", "topk_lb", "dynsiha", "dynsmha", "dense_wide", "dense"]  # packs the lanes evenly
     pending, running, peak = sorted(arms, key=slowest_first.index), {}, {}
     while pending or running:
         while pending and len(running) < jobs:
