@@ -8,8 +8,6 @@ __all__ = ['HeadRouter', 'DynSMHA', 'DynSIHA']
 # %% ../nbs/06a_sparse_attention.ipynb #3
 from typing import Optional
 
-import torch
-import torch.nn as nn
 from torch import Tensor
 from transformers import DynamicCache
 
