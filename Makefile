@@ -1,18 +1,22 @@
-# tiny-onn: every target works from a fresh clone; `make install` is idempotent.
+# tiny-onn: every target but `bench` works from a fresh clone (bench needs the Tiny Shakespeare file, CORPUS=...);
+# `make install` is idempotent.
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 STAMP   := .venv/.installed
-CORPUS  ?= ../shared/data/tinyshakespeare.txt
+# Where torch comes from. Empty: pip's default (on our machines the CPU build on local disk; on a plain Linux machine
+# PyPI's build with CUDA, several GB). For the CPU-only build elsewhere: TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+CORPUS  ?=
 
-.PHONY: install test train demo docs bench export clean-docs
+.PHONY: install test train demo docs bench export
 
 install: $(STAMP)
 
-# torch first, pinned to the CPU build that lies on this disk, so the project's range installs nothing more
+# torch first, pinned, so the project's range installs nothing more
 $(STAMP): pyproject.toml
 	python3 -m venv .venv
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -q -e '.[dev]'
 	touch $(STAMP)
 
@@ -32,5 +36,7 @@ docs: install
 	$(PY) docs/build.py
 
 bench: install
+	@test -n "$(CORPUS)" || { echo "make bench needs the Tiny Shakespeare file: make bench CORPUS=path/to/input.txt"; \
+	  echo "(download it once from https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt)"; exit 2; }
 	$(PY) bench/bench_lm.py --corpus $(CORPUS) --out bench/results
 	$(PY) bench/bench_surprise.py --out bench/results

@@ -17,10 +17,14 @@ Three phases, so that no number is measured under the wrong conditions:
 An arm whose run directory already holds a finished run (summary.json and model/) is not trained again, so
 arms can be added to an earlier invocation's runs; `--record` names the result files.
 
-    python bench/bench_lm.py --corpus ../shared/data/tinyshakespeare.txt --out bench/results
-    python bench/bench_lm.py --corpus ../shared/data/tinyshakespeare.txt --out bench/results --record lm_attention --arms dense dynsmha dynsiha dense_wide
+    python bench/bench_lm.py --corpus path/to/tinyshakespeare.txt --out bench/results
+    python bench/bench_lm.py --corpus path/to/tinyshakespeare.txt --out bench/results --record lm_attention --arms dense dynsmha dynsiha dense_wide
+
+The corpus is Andrej Karpathy's Tiny Shakespeare, `data/tinyshakespeare/input.txt` of the GitHub repository
+karpathy/char-rnn (the file nanoGPT's shakespeare_char downloads): 1,115,394 bytes, SHA-256 below. Its SHA-256 is
+checked before anything runs, so the results compare with the recorded ones.
 """
-import argparse, json, os, platform, subprocess, sys, time
+import argparse, hashlib, json, os, platform, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +48,17 @@ ARMS = {  # name: (label, TinyOnnConfig overrides)
     "dense_wide": ("dense, MLP widened to DynSIHA's parameter count (556)", dict(ffn="dense", intermediate_size=556, router_loss="none")),
 }
 COMMON = dict(n_experts=32, expert_dim=EXPERT_DIM, router_loss_weight=0.01)
+TINY_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+TINY_SHAKESPEARE_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+
+
+def check_corpus(path: Path) -> None:
+    "Refuse a missing file or one that is not byte-for-byte Tiny Shakespeare, saying where to get it."
+    get = f"download it once from {TINY_SHAKESPEARE_URL} and pass its path"
+    if not path.is_file(): raise SystemExit(f"corpus not found: {path}; {get}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != TINY_SHAKESPEARE_SHA256:
+        raise SystemExit(f"{path} is not Tiny Shakespeare (SHA-256 {digest}, expected {TINY_SHAKESPEARE_SHA256}); {get}")
 
 
 def train_config(arm: str, corpus: Path, out: Path, steps: int) -> dict:
@@ -172,7 +187,7 @@ def main():
     from transformers.utils import logging as hf_logging
     hf_logging.disable_progress_bar()
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--corpus", type=Path, required=True, help="tinyshakespeare.txt (read by path, never copied)")
+    p.add_argument("--corpus", type=Path, required=True, help="Tiny Shakespeare's input.txt (read by path, never copied; its SHA-256 is checked)")
     p.add_argument("--out", type=Path, default=Path("bench/results"), help="where the record, the table and the run logs go")
     p.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     p.add_argument("--steps", type=int, default=STEPS, help="training steps per arm (nanoGPT's baby GPT: 2000)")
@@ -181,7 +196,7 @@ def main():
     p.add_argument("--skip-training", action="store_true", help="reuse the run directories of an earlier invocation")
     p.add_argument("--record", default="lm", help="result files are OUT/RECORD_DATE.json and .md")
     a = p.parse_args()
-    if not a.corpus.is_file(): raise SystemExit(f"corpus not found: {a.corpus}")
+    check_corpus(a.corpus)
     date = time.strftime("%Y-%m-%d")
     runs = a.out / f"lm_runs_{date}"
     meta = dict(date=date, steps=a.steps, machine=f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",

@@ -33,7 +33,7 @@ ATTENTION_KINDS = ("dense", "dynsmha", "dynsiha")  # the sparse kinds live in ti
 class TinyOnnConfig(PretrainedConfig):
     "Configuration of a Tiny-ONN decoder: sizes, the feed-forward kind and what trains its router."
     model_type = "tiny_onn"
-    keys_to_ignore_at_inference = ["past_key_values"]
+    keys_to_ignore_at_inference = ["cache"]
 
     def __init__(self,
                  chars: str = "", # the tokenizer's character vocabulary, in id order (ids from CHAR_OFFSET on)
@@ -317,15 +317,15 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
     def forward(self, input_ids: Tensor, # (B, T) token ids
                 attention_mask: Optional[Tensor] = None, # (B, past + T), 1 = token, 0 = padding
                 position_ids: Optional[Tensor] = None, # (B, T); default: count of real tokens before each one
-                past_key_values: Optional[DynamicCache] = None, # keys/values of earlier tokens
+                cache: Optional[DynamicCache] = None, # keys/values of earlier tokens
                 use_cache: bool = False,
                 word_ids: Optional[Tensor] = None, # (B, T); default: computed from input_ids (needs an empty cache)
                ) -> tuple:
         c = self.config
         if input_ids.dim() != 2: raise ValueError(f"input_ids must be (batch, time), got shape {tuple(input_ids.shape)}")
         B, T = input_ids.shape
-        if use_cache and past_key_values is None: past_key_values = DynamicCache()
-        past = past_key_values.get_seq_length() if past_key_values is not None else 0
+        if use_cache and cache is None: cache = DynamicCache()
+        past = cache.get_seq_length() if cache is not None else 0
         if past + T > c.max_position_embeddings:
             raise ValueError(f"sequence of {past + T} tokens ({past} cached + {T} new) is longer than the context, "
                              f"max_position_embeddings={c.max_position_embeddings}")
@@ -340,8 +340,8 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
         x = self.drop(self.embed(input_ids, word_ids, position_ids))  # (B, T, d)
         cos, sin = rope_cos_sin(position_ids, c.head_dim, c.rope_theta, x.dtype)  # (B, T, hd)
         mask = causal_mask(attention_mask, B, T, past, input_ids.device)
-        for block in self.layers: x = block(x, cos, sin, mask, past_key_values)
-        return self.norm(x), past_key_values
+        for block in self.layers: x = block(x, cos, sin, mask, cache)
+        return self.norm(x), cache
 
 class TinyOnnForCausalLM(TinyOnnPreTrainedModel, GenerationMixin):
     "Tiny-ONN with a language-modelling head; `generate()` works with a KV cache."
@@ -363,16 +363,22 @@ class TinyOnnForCausalLM(TinyOnnPreTrainedModel, GenerationMixin):
         return None if ws is None else ws(input_ids)
 
     def forward(self, input_ids: Tensor, attention_mask: Optional[Tensor] = None, position_ids: Optional[Tensor] = None,
-                past_key_values: Optional[DynamicCache] = None, use_cache: Optional[bool] = None,
+                cache: Optional[DynamicCache] = None, # the KV cache; transformers >= 5.24 passes it under this name
+                use_cache: Optional[bool] = None,
                 labels: Optional[Tensor] = None, # (B, T) HF convention: the loss shifts them by one inside
-                word_ids: Optional[Tensor] = None, logits_to_keep: int = 0, **kwargs) -> MoeCausalLMOutputWithPast:
-        h, cache = self.model(input_ids, attention_mask, position_ids, past_key_values, bool(use_cache), word_ids)
+                word_ids: Optional[Tensor] = None, logits_to_keep: int = 0,
+                past_key_values: Optional[DynamicCache] = None, # the cache's name before transformers 5.24, still accepted
+                **kwargs) -> MoeCausalLMOutputWithPast:
+        if past_key_values is not None:  # read, never silently dropped: ignoring a cache makes every step see one token
+            if cache is not None: raise ValueError("pass the KV cache once, as cache= (past_key_values= is its old name)")
+            cache = past_key_values
+        h, cache = self.model(input_ids, attention_mask, position_ids, cache, bool(use_cache), word_ids)
         logits = self.lm_head(h[:, -logits_to_keep:] if logits_to_keep else h)  # (B, T, V)
         aux = self.aux_loss() if self.training or labels is not None else logits.new_zeros(())
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten(), ignore_index=-100) + aux
-        return MoeCausalLMOutputWithPast(loss=loss, aux_loss=aux, logits=logits, past_key_values=cache if use_cache else None)
+        return MoeCausalLMOutputWithPast(loss=loss, aux_loss=aux, logits=logits, cache=cache if use_cache else None)
 
     def prepare_inputs_for_generation(self, input_ids: Tensor, **kwargs) -> dict:
         inputs = super().prepare_inputs_for_generation(input_ids, **kwargs)
