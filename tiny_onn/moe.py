@@ -6,7 +6,7 @@
 __all__ = ['ROUTER_LOSSES', 'ROUTERS', 'RouterLoss', 'checkpointed', 'RoutedLayer', 'DynMoE', 'moe_layers', 'router_forward_loss',
            'surprise_backward']
 
-# %% ../nbs/03_moe.ipynb #3
+# %% ../nbs/03_moe.ipynb #4
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -20,7 +20,7 @@ from .routing import DynMoEGate, TopKGate, Routing
 from .gaussian import GaussianGate, HierarchicalGaussianGate
 from .losses import sml_loss, load_balancing_loss, sdl_loss
 
-# %% ../nbs/03_moe.ipynb #5
+# %% ../nbs/03_moe.ipynb #6
 ROUTER_LOSSES = ("none", "load_balancing", "sdl", "sml")
 
 @dataclass
@@ -40,7 +40,7 @@ class RouterLoss:
         if self.surprise not in SURPRISE_VARIANTS: raise ValueError(f"unknown Surprise variant {self.surprise!r}; choose from {SURPRISE_VARIANTS}")
         if self.weight < 0: raise ValueError(f"router loss weight must be >= 0, got {self.weight}")
 
-# %% ../nbs/03_moe.ipynb #7
+# %% ../nbs/03_moe.ipynb #8
 def checkpointed(fn: Callable, *args, enabled: bool = True):
     "`fn(*args)`, recomputed in the backward instead of stored when `enabled` and grad is on (non-reentrant checkpoint)."
     if enabled and torch.is_grad_enabled(): return torch.utils.checkpoint.checkpoint(fn, *args, use_reentrant=False)
@@ -132,7 +132,7 @@ class DynMoE(RoutedLayer):
     @property
     def surprise(self): return self.experts.surprise
 
-# %% ../nbs/03_moe.ipynb #9
+# %% ../nbs/03_moe.ipynb #10
 def moe_layers(model: nn.Module) -> list:
     "Every routed layer of `model`, in module order."
     return [m for m in model.modules() if isinstance(m, RoutedLayer)]

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['WEIGHTINGS', 'Routing', 'straight_through', 'mix_weights', 'DynMoEGate', 'TopKGate']
 
-# %% ../nbs/01_routing.ipynb #3
+# %% ../nbs/01_routing.ipynb #4
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/01_routing.ipynb #6
+# %% ../nbs/01_routing.ipynb #7
 @dataclass
 class Routing:
     "What a gate decided for T tokens."
@@ -39,14 +39,14 @@ class Routing:
         "(E,) the fraction of tokens each expert processes."
         return self.mask.float().mean(0)
 
-# %% ../nbs/01_routing.ipynb #9
+# %% ../nbs/01_routing.ipynb #10
 def straight_through(hard: Tensor, # (...) bool or 0/1 decision: the value of the forward pass
                      soft: Tensor, # (...) differentiable surrogate: its gradient is the backward pass
                     ) -> Tensor: # `hard` as `soft`'s dtype, carrying `soft`'s gradient
     "Exactly `hard` in the forward pass, the gradient of `soft` in the backward pass."
     return hard.to(soft.dtype) + (soft - soft.detach())  # the bracket is exactly 0
 
-# %% ../nbs/01_routing.ipynb #13
+# %% ../nbs/01_routing.ipynb #14
 WEIGHTINGS = ("softmax", "uniform")
 
 
@@ -71,7 +71,7 @@ def mix_weights(logits: Tensor, # (T, E) router logits
     den = num.sum(-1, keepdim=True)  # (T, 1)
     return num / torch.where(some, den, torch.ones_like(den))
 
-# %% ../nbs/01_routing.ipynb #14
+# %% ../nbs/01_routing.ipynb #15
 class DynMoEGate(nn.Module):
     "DynMoE top-any gate: expert e serves token t when cos(x_t, prototype_e) exceeds e's learnable threshold."
     def __init__(self, d_model: int, # hidden size d
@@ -125,7 +125,7 @@ class DynMoEGate(nn.Module):
         return (f"d_model={self.d_model}, n_experts={self.n_experts}, temperature={self.temperature}, "
                 f"fallback_k={self.fallback_k}, weighting={self.weighting!r}")
 
-# %% ../nbs/01_routing.ipynb #31
+# %% ../nbs/01_routing.ipynb #32
 class TopKGate(nn.Module):
     "Top-k softmax gate (Switch/GShard/Mixtral style): a linear router, softmax, keep top-k, renormalise."
     def __init__(self, d_model: int, # hidden size d
