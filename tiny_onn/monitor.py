@@ -6,7 +6,7 @@
 __all__ = ['TIME_COLUMNS', 'PredictiveIntegrity', 'metric_columns', 'routing_metrics', 'entropy', 'fmt', 'k_histograms',
            'plot_run']
 
-# %% ../nbs/07c_monitor.ipynb #2
+# %% ../nbs/07c_monitor.ipynb #3
 import csv, math
 from pathlib import Path
 from typing import Optional, Union
@@ -19,9 +19,9 @@ from torch import Tensor
 from .moe import moe_layers
 from .data import windows, forward_windows
 
-# %% ../nbs/07c_monitor.ipynb #5
+# %% ../nbs/07c_monitor.ipynb #6
 class PredictiveIntegrity:
-    "PI per step, raw (SPEC 2.8) and normalised by EMA z-scores of each term; `state_dict` for checkpoints."
+    "PI per step, raw (the exponential of the weighted terms) and normalised by EMA z-scores of each term; `state_dict` for checkpoints."
     def __init__(self, alpha: float = 1.0, gamma: float = 0.5, decay: float = 0.99, tau_floor: float = 0.1, warmup: int = 10, z_clip: float = 6.0):
         self.alpha, self.gamma, self.decay, self.tau_floor, self.warmup, self.z_clip = alpha, gamma, decay, tau_floor, warmup, z_clip
         self.ema = {}  # term -> [mean, variance, count]
@@ -54,7 +54,7 @@ class PredictiveIntegrity:
     def state_dict(self) -> dict: return {k: list(v) for k, v in self.ema.items()}
     def load_state_dict(self, state: dict): self.ema = {k: tuple(v) for k, v in state.items()}
 
-# %% ../nbs/07c_monitor.ipynb #7
+# %% ../nbs/07c_monitor.ipynb #8
 TIME_COLUMNS = ("tokens_per_s", "elapsed_s")  # wall-clock columns: the only ones that differ between identical runs
 
 
@@ -104,7 +104,7 @@ def fmt(v) -> str:
     if isinstance(v, float): return "" if math.isnan(v) else repr(v)  # repr round-trips exactly
     return str(v)
 
-# %% ../nbs/07c_monitor.ipynb #9
+# %% ../nbs/07c_monitor.ipynb #10
 @torch.no_grad()
 def k_histograms(model: nn.Module, ids: Tensor, words: Optional[Tensor], block_size: int, batch_size: int, n_windows: int = 64) -> list:
     "Per MoE layer, the k of every token of the first `n_windows` non-overlapping windows of `ids` (a list of 1-D tensors)."
@@ -166,7 +166,7 @@ def plot_run(metrics: Union[str, Path], # metrics.csv of a run
     a.set(title="Surprise of routed pairs (EMA)", xlabel="step", ylabel="||dL_t/dW_e|| per token", yscale="log")
     if layers: a.legend()
     a = ax[1, 2]
-    a.plot(step, col("pi_raw"), color="C3", lw=0.8, label="raw PI (SPEC 2.8)")
+    a.plot(step, col("pi_raw"), color="C3", lw=0.8, label="raw PI")
     a.plot(step, col("pi"), color="C2", lw=0.5, alpha=0.4)
     a.plot(step, _ema(col("pi")), color="C2", label="normalised PI (EMA)")
     a.set(title="Predictive Integrity", xlabel="step", ylim=(-0.02, 1.02)); a.legend()
