@@ -1,4 +1,4 @@
-"""Build the tiny-onn docs site without Quarto: `python docs/build.py [--out DIR] [--strict]`.
+"""Build the tiny-onn docs site without Quarto: `python docs/build.py [--out DIR] [--readme FILE] [--strict]`.
 
 1. Every notebook in `nbs/` whose path has no part starting with `_` or `.` goes through nbdev's own docs
    processing (`FilterDefaults`, the per-file step of `nbdev.serve.proc_nbs`): show_doc rendered, `#| hide`
@@ -7,21 +7,27 @@
    a `# title` and a description, `#| echo/output/include` become remove-* tags, other `#|` lines are
    stripped, `::: {.callout-X}` becomes a `:::{X}` admonition, and two pandoc-vs-GFM
    differences in math are bridged (`|` inside math in a pipe table; `$$..$$` spanning lines in a paragraph).
-3. `index.md` with the toctree is generated (or `nbs/index.ipynb` is the landing page, with a hidden toctree),
-   and Sphinx + myst-nb + sphinx-book-theme render the *stored* outputs (`docs/conf.py`) into DIR.
+3. The landing page is `nbs/index.ipynb` if there is one, else README.md (`--readme`): links to notebooks are
+   pointed at their pages and links to files the site does not have (DEVELOPERS.md, code) become plain text, so
+   the site has no broken links. A hidden toctree lists every page; Sphinx + myst-nb + sphinx-book-theme render
+   the *stored* outputs (`docs/conf.py`) into DIR. MathJax is bundled (`sphinx-mathjax-offline`): no page loads
+   anything from the network.
 
 Everything happens in a private temporary directory, so concurrent builds (e.g. the test) never share
 `_proc/`. Exits non-zero on a notebook that cannot be processed and on any Sphinx ERROR;
 `--strict` also fails on warnings.
 """
-import argparse, contextlib, io, json, os, re, shutil, sys, tempfile, time
+import argparse, contextlib, io, json, os, re, shutil, sys, tempfile, time, warnings
 from pathlib import Path
+from urllib.parse import unquote
 
 import yaml
 
 # jsonschema (via nbformat, via myst-nb) compiles ~40 lark grammars at import when the optional rfc3987-syntax is
 # installed (jupyterlab pulls it in): ~5 s per build for an IRI format check nothing here uses. Skip it.
 sys.modules.setdefault("rfc3987_syntax", None)
+# nbdev's processor warns once per notebook that mixes imports and code in a cell: nothing the site needs to know.
+warnings.filterwarnings("ignore", message="Found cells containing imports and other code")
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -31,6 +37,8 @@ CALLOUT = re.compile(r"^(\s*:::+)\s*\{\s*\.callout-(\w+)[^}]*\}", re.M)
 TABLE_ROW = re.compile(r"^[ \t]*\|.*$", re.M)
 DISPLAY = re.compile(r"^[ \t]*\$\$(?:(?!\$\$).)+\$\$[ \t]*$", re.M | re.S)
 HEADING = re.compile(r"^#+ +([\w.]+) *$", re.M)
+CODE_SPAN = re.compile(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1[ \t]*$|(`+)(?:(?!\2).)+?\2", re.M | re.S)
+MD_LINK = re.compile(r"(!?)\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\s*<?([^()\s<>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 TAGS = {("echo", "false"): "remove-input", ("output", "false"): "remove-output", ("include", "false"): "remove-cell",
         ("code-fold", "true"): "hide-input"}
 
@@ -132,8 +140,30 @@ def process(nbs: Path, stage: Path) -> dict[str, Path]:
     return {n.as_posix(): src for n, src in pages.items()}
 
 
-def write_index(stage: Path, pages: dict[str, Path]) -> None:
-    "Root document: the processed `index` notebook plus a hidden toctree, or a generated `index.md`."
+def readme_page(readme: Path, pages: dict[str, Path], stage: Path) -> str:
+    "README.md as markdown for the site: notebook links -> their pages; other local links -> plain text."
+    by_source = {src.resolve(): name for name, src in pages.items()}
+    def link(m):
+        bang, text, target = m[1], m[2], m[3]
+        if re.match(r"[a-z][a-z0-9+.-]*:|#", target, re.I): return m[0]  # a URL, or an anchor on this page
+        path, _, anchor = target.partition("#")
+        f = (readme.parent / unquote(path)).resolve()
+        if f in by_source:  # myst resolves `page.ipynb` to the built page, and warns if it does not exist
+            return f"{bang}[{text}]({by_source[f]}.ipynb{'#' * bool(anchor)}{anchor})"
+        if bang and f.is_file() and f.suffix.lower() in ASSETS:
+            (stage / "_readme").mkdir(exist_ok=True)
+            shutil.copy2(f, stage / "_readme" / f.name)
+            return f"![{text}](_readme/{f.name})"
+        return text  # a file the site does not have: keep the words, drop the link
+    text, out, pos = readme.read_text(encoding="utf-8"), [], 0
+    for code in CODE_SPAN.finditer(text):  # never rewrite inside code
+        out += [MD_LINK.sub(link, text[pos:code.start()]), code[0]]
+        pos = code.end()
+    return "".join(out + [MD_LINK.sub(link, text[pos:])])
+
+
+def write_index(stage: Path, pages: dict[str, Path], readme: Path | None) -> None:
+    "Root document: the processed `index` notebook, else the README, else a generated list; a toctree of the rest."
     from configparser import ConfigParser
     cfg = ConfigParser(); cfg.read(ROOT / "settings.ini"); s = cfg["DEFAULT"]
     others = [p for p in pages if p != "index"]
@@ -143,6 +173,9 @@ def write_index(stage: Path, pages: dict[str, Path]) -> None:
         nb["cells"].append({"cell_type": "markdown", "id": "toctree", "metadata": {},
                             "source": toc % (":hidden:", "\n".join(others))})
         (stage / "index.ipynb").write_text(json.dumps(nb))
+    elif readme is not None and readme.is_file():
+        text = readme_page(readme, pages, stage).rstrip() + "\n\n"
+        (stage / "index.md").write_text(text + toc % (":hidden:\n:caption: Notebooks", "\n".join(others)))
     else:
         text = f"# {s.get('title', 'Documentation')}\n\n{s.get('description', '')}\n\n"
         (stage / "index.md").write_text(text + toc % (":caption: Notebooks", "\n".join(others)))
@@ -166,9 +199,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DOCS / "_build" / "html", help="HTML output directory")
     ap.add_argument("--nbs", type=Path, default=ROOT / "nbs", help="notebook folder (default: nbs/)")
+    ap.add_argument("--readme", type=Path, help="landing page when the notebooks have no index.ipynb (default: README.md)")
     ap.add_argument("--strict", action="store_true", help="treat Sphinx warnings as errors")
     args = ap.parse_args(argv)
-    out, nbs = args.out.resolve(), args.nbs.resolve()
+    out, nbs, readme = args.out.resolve(), args.nbs.resolve(), (args.readme or ROOT / "README.md").resolve()
+    if args.readme and not readme.is_file(): sys.exit(f"docs: --readme {args.readme} does not exist")
     if out.exists() and any(out.iterdir()) and not (out / ".buildinfo").exists():
         sys.exit(f"docs: {out} is not empty and is not a previous Sphinx build; refusing to replace it")
     t0 = time.perf_counter()
@@ -177,7 +212,7 @@ def main(argv=None):
         stage = Path(tmp)
         pages = process(nbs, stage / "src")
         if not pages: sys.exit(f"docs: no notebooks in {nbs}")
-        write_index(stage / "src", pages)
+        write_index(stage / "src", pages, readme)
         sphinx(stage, stage / "html", pages, args.strict)
         if out.exists(): shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ author = _s.get("author", "")
 copyright = _s.get("copyright", "")
 release = version = _s.get("version", "")
 
-extensions = ["myst_nb"]
+# MathJax from the wheel of `sphinx-mathjax-offline`, copied into `_static/mathjax/`: formulas render without network
+# (Sphinx's default loads MathJax from a CDN, and a page opened offline then shows raw TeX).
+extensions = ["myst_nb", "sphinx-mathjax-offline"]
 nb_execution_mode = "off"  # render the outputs stored in the notebooks; never run a kernel
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 4  # stable #anchors for headings, including show_doc's `### name`
@@ -23,9 +25,7 @@ html_theme = "sphinx_book_theme"
 html_title = project
 html_copy_source = False  # the processed notebooks embed every PNG; don't ship them twice
 html_last_updated_fmt = None
-html_theme_options = {
-    "repository_url": _s.get("git_url", ""),
-    "use_repository_button": bool(_s.get("git_url")),
+html_theme_options = {  # no repository button: the project has no public repository
     "use_download_button": False,
     "show_toc_level": 2,
 }
