@@ -7,7 +7,7 @@ __all__ = ['read_text', 'split_text', 'char_starts', 'encode', 'prepare_data', '
            'forward_windows', 'evaluate', 'estimate_loss', 'sample_ids', 'sample_text', 'load_model']
 
 # %% ../nbs/07b_data.ipynb #2
-import hashlib, math, tempfile
+import codecs, hashlib, json, math, tempfile
 from pathlib import Path
 from typing import Optional, Union
 
@@ -18,18 +18,35 @@ import torch.nn.functional as F
 from torch import Tensor
 
 # %% ../nbs/07b_data.ipynb #5
+def _check_utf8(path: Path):
+    "A ValueError naming the first offending byte unless `path` is UTF-8 text without NUL bytes (read in 1 MiB chunks)."
+    decoder, offset = codecs.getincrementaldecoder("utf-8")("strict"), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            held = decoder.getstate()[0]  # the start of a character cut by the chunk boundary
+            if (nul := chunk.find(b"\0")) >= 0:
+                raise ValueError(f"data file {path} is binary, not UTF-8 text (a NUL byte at offset {offset + nul}; UTF-16 text has them too)")
+            try: decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                raise ValueError(f"data file {path} is not UTF-8 text (byte 0x{(held + chunk)[e.start]:02X} at offset {offset - len(held) + e.start})") from None
+            offset += len(chunk)
+    try: decoder.decode(b"", final=True)
+    except UnicodeDecodeError: raise ValueError(f"data file {path} is not UTF-8 text (it ends inside a multi-byte character)") from None
+
+
 def read_text(path: Union[str, Path]) -> str:
-    "A local UTF-8 text file through `datasets`, as one string."
+    "A local UTF-8 text file through `datasets`, as one string. The encoding is checked first, so that a binary or non-UTF-8 file gets a one-line error."
     import datasets
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"data file not found: {path}")
+    try: _check_utf8(path)
+    except OSError as e: raise ValueError(f"data file {path} cannot be read: {e.strerror or e}") from None
     bars_were_on = not datasets.utils.are_progress_bars_disabled()
     datasets.disable_progress_bars()
     try:
         with tempfile.TemporaryDirectory(prefix="tiny-onn-datasets-") as cache:
             ds = datasets.load_dataset("text", data_files=str(path.resolve()), sample_by="document", cache_dir=cache, keep_in_memory=True)
             text = "".join(ds["train"]["text"])
-    except UnicodeDecodeError as e: raise ValueError(f"data file {path} is not UTF-8 text: {e}") from None
     finally:
         if bars_were_on: datasets.enable_progress_bars()
     if not text: raise ValueError(f"data file {path} is empty")
@@ -143,6 +160,8 @@ def evaluate(model: nn.Module, # a causal LM whose forward returns `.logits`
              words: Optional[Tensor] = None, # (N,) word ids of the whole text; None = computed (`word_stream`)
             ) -> dict: # loss (nats per character), chars, tokens, token_loss (nats per token), bits_per_char
     "Mean loss over the whole of `ids` in non-overlapping windows, in nats per character."
+    for name, v in (("block_size", block_size), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     if ids.dim() != 1 or len(ids) < 2: raise ValueError(f"need a 1-D tensor of at least 2 token ids, got shape {tuple(ids.shape)}")
     ctx = getattr(model.config, "max_position_embeddings", block_size)
     if block_size > ctx: raise ValueError(f"block_size={block_size} is longer than the model's context ({ctx})")
@@ -180,6 +199,17 @@ def estimate_loss(model, ids: Tensor, starts: Tensor, block_size: int, batch_siz
     return nats / max(chars, 1)
 
 # %% ../nbs/07b_data.ipynb #11
+class _PrintableOnly:
+    "A `generate()` logits processor: tokens that `PrintableText` rules out get -inf, with the tokens left counted up to `end`."
+    def __init__(self, chars: str, end: int): self.chars, self.end, self.guard = chars, end, None
+
+    def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
+        if self.guard is None:
+            from tiny_onn.embeddings import PrintableText
+            self.guard = PrintableText(self.chars, n_tokens=scores.shape[-1])
+        return scores.masked_fill(~self.guard(input_ids, self.end - input_ids.shape[1]).to(scores.device), -math.inf)
+
+
 @torch.no_grad()
 def sample_ids(model: nn.Module, # a causal LM with `generate()` and `config.max_position_embeddings`
                ids: Tensor, # (1, T) prompt token ids, T >= 1
@@ -189,44 +219,90 @@ def sample_ids(model: nn.Module, # a causal LM with `generate()` and `config.max
                greedy: bool = False, # take the most likely token every time
                seed: Optional[int] = 1337, # seeds torch's generator first; None = leave it alone
                pad_token_id: int = 0,
+               chars: Optional[str] = None, # the tokenizer's characters: only tokens that keep the text valid, printable UTF-8 (`PrintableText`); None = any token
               ) -> Tensor: # (1, T + max_new_tokens)
     "Continue `ids`: `generate()` with the KV cache while the context lasts, then a sliding window over the last context."
     if ids.dim() != 2 or ids.shape[0] != 1 or ids.shape[1] < 1: raise ValueError(f"ids must have shape (1, T) with T >= 1, got {tuple(ids.shape)}")
-    if not greedy and not temperature > 0: raise ValueError(f"temperature must be > 0 (or use greedy), got {temperature}")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+    if not greedy and not temperature > 0: raise ValueError(f"temperature must be > 0 (or sample greedily), got {temperature}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1): raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
     if seed is not None: torch.manual_seed(seed)
     model.eval()
     ctx = model.config.max_position_embeddings
+    end = ids.shape[1] + max_new_tokens
+    printable = None if chars is None else _PrintableOnly(chars, end)
     sampling = dict(do_sample=False) if greedy else dict(do_sample=True, temperature=temperature, top_k=top_k or 0)
     n_cached = max(0, min(max_new_tokens, ctx - ids.shape[1]))
-    with torch.no_grad():
-        if n_cached:
-            ids = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n_cached, min_new_tokens=n_cached, use_cache=True,
-                                 pad_token_id=pad_token_id, **sampling)
-        for _ in range(max_new_tokens - n_cached):  # beyond the context: the last `ctx` tokens, word ids of the whole text
-            w = word_stream(model, ids[0])
-            logits = model(input_ids=ids[:, -ctx:], word_ids=None if w is None else w[None, -ctx:]).logits[:, -1].float()
-            if greedy: nxt = logits.argmax(-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k: logits = logits.masked_fill(logits < logits.topk(min(top_k, logits.shape[-1])).values[:, -1:], -math.inf)
-                nxt = torch.multinomial(torch.softmax(logits, -1), 1)
-            ids = torch.cat([ids, nxt], 1)
+    if n_cached:
+        ids = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=n_cached, min_new_tokens=n_cached, use_cache=True,
+                             pad_token_id=pad_token_id, logits_processor=[printable] if printable else None, **sampling)
+    while ids.shape[1] < end:  # beyond the context: the last `ctx` tokens, word ids of the whole text
+        w = word_stream(model, ids[0])
+        logits = model(input_ids=ids[:, -ctx:], word_ids=None if w is None else w[None, -ctx:]).logits[:, -1].float()
+        if printable: logits = printable(ids, logits)
+        if greedy: nxt = logits.argmax(-1, keepdim=True)
+        else:
+            logits = logits / temperature
+            if top_k: logits = logits.masked_fill(logits < logits.topk(min(top_k, logits.shape[-1])).values[:, -1:], -math.inf)
+            nxt = torch.multinomial(torch.softmax(logits, -1), 1)
+        ids = torch.cat([ids, nxt], 1)
     return ids
 
 
 def sample_text(model: nn.Module, tokenizer, prompt: str = "\n", max_new_tokens: int = 500, temperature: float = 0.8,
                 top_k: Optional[int] = None, greedy: bool = False, seed: Optional[int] = 1337) -> str:
-    "`prompt` and a continuation of `max_new_tokens` tokens (`sample_ids`), as text."
+    "`prompt` and a continuation of `max_new_tokens` tokens (`sample_ids`), as text; the continuation is valid, printable UTF-8."
     if not prompt: raise ValueError("the prompt must not be empty (the model has no start-of-text token)")
-    ids = sample_ids(model, encode(tokenizer, prompt)[None], max_new_tokens, temperature, top_k, greedy, seed, tokenizer.pad_token_id)
+    ids = sample_ids(model, encode(tokenizer, prompt)[None], max_new_tokens, temperature, top_k, greedy, seed, tokenizer.pad_token_id,
+                     chars=tokenizer.chars)
     return tokenizer.decode(ids[0].tolist())
 
 
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def _check_model_files(d: Path):
+    "A ValueError naming the file if a saved model's JSON or safetensors file is damaged (transformers' own errors bury the name)."
+    from safetensors import safe_open
+    for name in ("config.json", "generation_config.json", "tokenizer_config.json", "vocab.json", "model.safetensors.index.json"):
+        f = d / name
+        if not f.is_file(): continue
+        try: json.loads(f.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e: raise ValueError(f"{f} is damaged: not valid JSON ({e})") from None
+    weights = sorted(d.glob("*.safetensors"))
+    if not weights: raise FileNotFoundError(f"{d} has no weights (model.safetensors); a training run saves them in OUT/model")
+    for w in weights:  # opening reads and checks the header: a truncated or overwritten file fails here
+        try:
+            with safe_open(str(w), "pt"): pass
+        except Exception as e: raise ValueError(f"{w} is damaged: {_first_line(e)}") from None
+
+
 def load_model(model_dir: Union[str, Path]) -> tuple:
-    "(model in eval mode, tokenizer) from a `save_pretrained` directory, through `AutoModelForCausalLM` / `AutoTokenizer`."
+    "(model in eval mode, tokenizer) from a `save_pretrained` directory, through the `Auto*` classes; a damaged or inconsistent file is named in a ValueError."
     import tiny_onn.model  # registers the tiny_onn Auto classes
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
     d = Path(model_dir)
     if not (d / "config.json").is_file():
         raise FileNotFoundError(f"{d} is not a saved model directory (no config.json in it); a training run saves one in OUT/model")
-    return AutoModelForCausalLM.from_pretrained(d).eval(), AutoTokenizer.from_pretrained(d)
+    _check_model_files(d)
+    try: config = AutoConfig.from_pretrained(d)
+    except Exception as e: raise ValueError(f"{d / 'config.json'} does not describe a model: {_first_line(e)}") from e
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # its load report (a table of keys) would precede our one-line error
+    try: model, info = AutoModelForCausalLM.from_pretrained(d, config=config, output_loading_info=True, ignore_mismatched_sizes=True)
+    except Exception as e: raise ValueError(f"the weights in {d} could not be loaded: {_first_line(e)}") from e
+    finally: hf_logging.set_verbosity(verbosity)
+    problems = [f"{len(info[k])} {what} (e.g. {sorted(info[k])[0]})" for k, what in
+                (("missing_keys", "parameters missing"), ("unexpected_keys", "unknown parameters")) if info[k]]
+    if info["mismatched_keys"]:
+        key, in_file, in_config = sorted(info["mismatched_keys"])[0]
+        problems.append(f"{len(info['mismatched_keys'])} of other shapes (e.g. {key}: {tuple(in_file)} in the file, {tuple(in_config)} by config.json)")
+    if problems: raise ValueError(f"the weights in {d} do not fit its config.json: {'; '.join(problems)}")
+    try: tok = AutoTokenizer.from_pretrained(d)
+    except Exception as e: raise ValueError(f"the tokenizer in {d} could not be loaded: {_first_line(e)}") from e
+    return model.eval(), tok
+
