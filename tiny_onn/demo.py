@@ -6,7 +6,7 @@
 __all__ = ['ARMS', 'nmi', 'ClusterTask', 'DemoConfig', 'build_layer', 'top_expert', 'run_demo', 'train_demo', 'diagnose_targets',
            'demo_grid', 'summarise', 'plot_demo']
 
-# %% ../nbs/04_routing_demo.ipynb #3
+# %% ../nbs/04_routing_demo.ipynb #4
 import math
 from dataclasses import dataclass, asdict, replace
 
@@ -18,7 +18,7 @@ from torch import Tensor
 from .moe import DynMoE, RouterLoss, surprise_backward, router_forward_loss
 from .surprise import full_expert_outputs
 
-# %% ../nbs/04_routing_demo.ipynb #6
+# %% ../nbs/04_routing_demo.ipynb #7
 def nmi(a: Tensor, # (N,) integer labels
         b: Tensor, # (N,) integer labels
        ) -> float:
@@ -36,7 +36,7 @@ def nmi(a: Tensor, # (N,) integer labels
     if ha == 0 and hb == 0: return 1.0  # two constant labelings agree perfectly
     return (2 * mi / (ha + hb)).clamp(0, 1).item()
 
-# %% ../nbs/04_routing_demo.ipynb #9
+# %% ../nbs/04_routing_demo.ipynb #10
 @dataclass
 class ClusterTask:
     "Tokens from K latent clusters, each with its own random target map."
@@ -59,7 +59,7 @@ class ClusterTask:
         hidden = torch.tanh(torch.einsum("nhd,nd->nh", self.w1[k], x))
         return x, torch.einsum("ndh,nh->nd", self.w2[k], hidden), k
 
-# %% ../nbs/04_routing_demo.ipynb #12
+# %% ../nbs/04_routing_demo.ipynb #13
 ARMS = ("none", "topk_lb", "dynmoe_sdl", "sml_param", "sml_output", "sml_first_order")
 
 @dataclass
@@ -144,7 +144,7 @@ def diagnose_targets(layer: DynMoE, task: ClusterTask, n: int = 2048) -> dict:
     return dict(nmi={name: nmi(p, k) for name, p in picks.items()},
                 argmin_param_is={name: (picks["argmin_param"] == picks[name]).float().mean().item() for name in ("quietest", "best_fit")})
 
-# %% ../nbs/04_routing_demo.ipynb #16
+# %% ../nbs/04_routing_demo.ipynb #17
 def demo_grid(seeds=(0, 1, 2), # model/data seeds, the same for every arm
               steps: int = 600, # optimizer steps per run
               weights=(0.01, 0.1, 1.0), # the aux_weight grid every arm is tuned over

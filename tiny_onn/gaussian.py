@@ -6,7 +6,7 @@
 __all__ = ['MAX_OFFSET', 'bounded_std', 'inverse_bounded_std', 'diag_gaussian_log_density', 'GaussianGate',
            'HierarchicalGaussianGate']
 
-# %% ../nbs/01a_gaussian_routing.ipynb #3
+# %% ../nbs/01a_gaussian_routing.ipynb #4
 import math
 from typing import Optional
 
@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .routing import Routing, WEIGHTINGS, mix_weights
 
-# %% ../nbs/01a_gaussian_routing.ipynb #6
+# %% ../nbs/01a_gaussian_routing.ipynb #7
 MAX_OFFSET = 1e6  # |x_i - mu_i| beyond this counts as this (keeps float32 logits and gradients finite)
 
 
@@ -42,7 +42,7 @@ def diag_gaussian_log_density(x: Tensor, # (T, d) tokens
     z = (x[:, None, :] - mean).clamp(-MAX_OFFSET, MAX_OFFSET) / std  # (T, E, d) standardised offsets
     return -0.5 * z.pow(2).sum(-1) - std.log().sum(-1) - 0.5 * x.shape[-1] * math.log(2 * math.pi)
 
-# %% ../nbs/01a_gaussian_routing.ipynb #10
+# %% ../nbs/01a_gaussian_routing.ipynb #11
 def _check_tokens(x: Tensor, d_model: int):
     if x.dim() != 2 or x.shape[1] != d_model:
         raise ValueError(f"x must have shape (T, d_model={d_model}), got {tuple(x.shape)}")
@@ -107,7 +107,7 @@ class GaussianGate(nn.Module):
         return (f"d_model={self.d_model}, n_experts={self.n_experts}, k={self.k}, min_std={self.min_std}, "
                 f"weighting={self.weighting!r}, temperature={self.temperature:.4g}")
 
-# %% ../nbs/01a_gaussian_routing.ipynb #16
+# %% ../nbs/01a_gaussian_routing.ipynb #17
 class HierarchicalGaussianGate(nn.Module):
     "Two-level Gaussian routing: group Gaussians pick groups, each chosen group's expert Gaussians pick its top-k experts."
     def __init__(self, d_model: int, # hidden size d

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['NeuronGate', 'NeuronMix', 'MoIELinear', 'MoIEFFN']
 
-# %% ../nbs/03a_moie.ipynb #3
+# %% ../nbs/03a_moie.ipynb #4
 import math
 from typing import Optional
 
@@ -18,7 +18,7 @@ from .surprise import Surprise
 from .routing import Routing
 from .moe import RoutedLayer, RouterLoss, checkpointed
 
-# %% ../nbs/03a_moie.ipynb #6
+# %% ../nbs/03a_moie.ipynb #7
 def _check_tokens(x: Tensor, d: int, what: str = "x"):
     if x.dim() != 2 or x.shape[1] != d: raise ValueError(f"{what} must have shape (T, {d}), got {tuple(x.shape)}")
 
@@ -55,7 +55,7 @@ class NeuronGate(nn.Module):
 
     def extra_repr(self): return f"in_features={self.d_model}, out_features={self.n_experts}"
 
-# %% ../nbs/03a_moie.ipynb #10
+# %% ../nbs/03a_moie.ipynb #11
 class NeuronMix(torch.autograd.Function):
     "y_tj = a_tj (w_j . x_t); the backward also hands per-(token, neuron) Surprise to `sink`."
 
@@ -82,7 +82,7 @@ class NeuronMix(torch.autograd.Function):
                                   input=out * weight.norm(dim=-1)))
         return dx, first_order if ctx.needs_input_grad[1] else None, dw, None
 
-# %% ../nbs/03a_moie.ipynb #12
+# %% ../nbs/03a_moie.ipynb #13
 class MoIELinear(RoutedLayer):
     "A Linear layer (no bias) whose output neurons are experts routed per token by a `NeuronGate`."
     def __init__(self, in_features: int, # d
@@ -121,7 +121,7 @@ class MoIELinear(RoutedLayer):
 
     def extra_repr(self): return f"in_features={self.in_features}, out_features={self.out_features}, capture={self.capture}"
 
-# %% ../nbs/03a_moie.ipynb #14
+# %% ../nbs/03a_moie.ipynb #15
 class MoIEFFN(nn.Module):
     "up = MoIELinear(d, hidden), a nonlinearity, down = MoIELinear(hidden, d): (..., d) -> (..., d)."
     def __init__(self, d_model: int, # d
