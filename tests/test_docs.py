@@ -301,3 +301,24 @@ def test_site_in_a_browser(site, tmp_path):
         assert not r["broken"], f"{p.name}: images that did not load: {r['broken']}"
     assert sum(r["math"] for r in reports.values()) > 100, "hardly any math typeset: is this check still looking?"
     assert sum(r["images"] for r in reports.values()) > 10, "hardly any images: is this check still looking?"
+
+
+PROGRESS = re.compile(r"\d+%\|[^|\n]*\||\d+(\.\d+)?(it/s|s/it)\]")  # tqdm's frames: ` 40%|####      | 4/10 [.., 2.1it/s]`
+
+
+def progress_bars(nb: dict) -> list[str]:
+    "Cells whose stored outputs hold progress-bar frames (stderr or stdout), as 'cell N: first frame'."
+    hits = []
+    for i, c in enumerate(nb["cells"]):
+        for o in c.get("outputs", []):
+            text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+            if m := PROGRESS.search(text):
+                hits.append(f"cell {i}: {text[max(0, m.start() - 40):m.end()].strip()!r}"); break
+    return hits
+
+
+def test_no_progress_bars_in_stored_outputs():
+    "A page shows a notebook's stored outputs: progress-bar frames (tqdm, transformers' save/load bars) are noise."
+    assert progress_bars({"cells": [{"outputs": [{"name": "stderr", "text": ["\r", "demo:  40%|####      | 4/10 [00:01<00:02, 2.96it/s]"]}]}]})
+    found = {nb.name: hits for nb in notebooks(NBS) if (hits := progress_bars(json.loads(nb.read_text())))}
+    assert not found, f"progress bars in stored outputs (disable them in the notebook, then re-run or drop the frames): {found}"
