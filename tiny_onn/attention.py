@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['HeadRouter', 'DynSMHA', 'DynSIHA']
 
-# %% ../nbs/06a_sparse_attention.ipynb #3
+# %% ../nbs/06a_sparse_attention.ipynb #4
 from typing import Optional
 
 from torch import Tensor
@@ -16,7 +16,7 @@ from .moe import RoutedLayer, RouterLoss, checkpointed
 from .moie import MoIELinear
 from .routing import DynMoEGate
 
-# %% ../nbs/06a_sparse_attention.ipynb #6
+# %% ../nbs/06a_sparse_attention.ipynb #7
 class HeadRouter(RoutedLayer):
     "DynSMHA's per-token head gate: a DynMoE top-any gate whose experts are the attention heads."
     def __init__(self, d_model: int, # hidden size d
@@ -50,7 +50,7 @@ class DynSMHA(Attention):
         return checkpointed(self.attend, x, cos, sin, mask, cache, head_weights,
                             enabled=self.gradient_checkpointing and cache is None)
 
-# %% ../nbs/06a_sparse_attention.ipynb #12
+# %% ../nbs/06a_sparse_attention.ipynb #13
 class DynSIHA(Attention):
     "Dynamic sparse infinite-head attention: Q, K, V and O are MoIE layers, so each token runs its own projection neurons."
     def __init__(self, config: TinyOnnConfig, layer_idx: int):

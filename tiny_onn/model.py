@@ -7,7 +7,7 @@ __all__ = ['FFN_KINDS', 'ATTENTION_KINDS', 'TinyOnnConfig', 'RMSNorm', 'rope_cos
            'SwiGLUMLP', 'feed_forward', 'attention_layer', 'Block', 'TinyOnnPreTrainedModel', 'TinyOnnModel',
            'TinyOnnForCausalLM']
 
-# %% ../nbs/06_model.ipynb #3
+# %% ../nbs/06_model.ipynb #4
 import math
 from typing import Optional, Sequence
 
@@ -26,7 +26,7 @@ from .routing import DynMoEGate, TopKGate
 from .gaussian import GaussianGate, HierarchicalGaussianGate
 from .surprise import SwiGLUExperts
 
-# %% ../nbs/06_model.ipynb #6
+# %% ../nbs/06_model.ipynb #7
 FFN_KINDS = ("dense", "topk", "dynmoe", "gaussian", "hierarchical_gaussian", "moie")  # MoE kinds are named by their router
 ATTENTION_KINDS = ("dense", "dynsmha", "dynsiha")  # the sparse kinds live in tiny_onn.attention (06a)
 
@@ -147,7 +147,7 @@ class TinyOnnConfig(PretrainedConfig):
         "What trains MoIE neuron gates besides the main loss: SML when the router loss is SML (the others need an expert router)."
         return self.router_loss_spec if self.router_loss == "sml" else RouterLoss("none")
 
-# %% ../nbs/06_model.ipynb #9
+# %% ../nbs/06_model.ipynb #10
 class RMSNorm(nn.Module):
     "Root-mean-square norm with a learned scale, computed in float32 (Qwen3's convention)."
     def __init__(self, dim: int, eps: float = 1e-6):
@@ -171,7 +171,7 @@ def apply_rope(x: Tensor, # (B, H, T, head_dim)
     x1, x2 = x.chunk(2, dim=-1)
     return x * cos[:, None] + torch.cat((-x2, x1), dim=-1) * sin[:, None]
 
-# %% ../nbs/06_model.ipynb #13
+# %% ../nbs/06_model.ipynb #14
 def causal_mask(attention_mask: Optional[Tensor], # (B, S) 1 = token, 0 = padding, over past + new tokens; or None
                    batch: int, new: int, past: int, device) -> Optional[Tensor]:
     "Boolean (B, 1, new, past + new) mask, True = may attend; None when plain causal attention is exact."
@@ -271,7 +271,7 @@ class Block(nn.Module):
         x = x + self.dropout(self.self_attn(self.input_layernorm(x), cos, sin, mask, cache))
         return x + self.dropout(self.mlp(self.post_attention_layernorm(x)))
 
-# %% ../nbs/06_model.ipynb #15
+# %% ../nbs/06_model.ipynb #16
 class TinyOnnPreTrainedModel(PreTrainedModel):
     config_class = TinyOnnConfig
     base_model_prefix = "model"
