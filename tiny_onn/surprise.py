@@ -121,12 +121,13 @@ class ExpertPairs:
     token: Tensor  # (P,) token index of each pair
     expert: Tensor  # (P,) expert index of each pair, non-decreasing
     ends: Tensor  # (E,) int32 cumulative group ends: expert e owns pairs ends[e-1]:ends[e] (torch._grouped_mm's offs)
+    flat: Tensor  # (P,) token * E + expert: the pair's place in a flattened (T, E) tensor
 
     @classmethod
     def of(cls, mask: Tensor, # (T, E) bool, the pairs to compute
           ) -> "ExpertPairs":
         expert, token = mask.T.nonzero(as_tuple=True)  # row-major over (E, T): sorted by expert, then token
-        return cls(token, expert, mask.sum(0).cumsum(0).to(torch.int32))
+        return cls(token, expert, mask.sum(0).cumsum(0).to(torch.int32), token * mask.shape[1] + expert)
 
     def __len__(self): return self.token.shape[0]
 
@@ -175,9 +176,9 @@ class GroupedExpertMix(torch.autograd.Function):
         # x (T, d); w (T, E); gate_up (E, 2, I, d); down (E, I, d); pairs: P (token, expert) pairs sorted by expert
         T, d = x.shape
         E, _, I, _ = gate_up.shape
-        tok, exp = pairs.token, pairs.expert
-        wp = w[tok, exp]  # (P,) each pair's routing weight (0 for a pair computed only for its Surprise)
-        uv = grouped_mm(x[tok], gate_up.view(E, 2 * I, d).transpose(1, 2), pairs)  # (P, 2I): [u | v]
+        tok = pairs.token
+        wp = w.reshape(-1).index_select(0, pairs.flat)  # (P,) each pair's weight (0 for a pair computed only for its Surprise)
+        uv = grouped_mm(x.index_select(0, tok), gate_up.view(E, 2 * I, d).transpose(1, 2), pairs)  # (P, 2I): [u | v]
         h = F.silu(uv[:, :I]) * uv[:, I:]  # (P, I)
         o = grouped_mm(h, down, pairs)  # (P, d) every pair's expert output o_te
         y = x.new_zeros(T, d).index_add_(0, tok, wp[:, None] * o)  # (T, d)
@@ -189,27 +190,27 @@ class GroupedExpertMix(torch.autograd.Function):
     def backward(ctx, g):
         x, w, gate_up, down, uv = ctx.saved_tensors
         pairs, (T, d), (E, _, I, _) = ctx.pairs, x.shape, gate_up.shape
-        tok, exp = pairs.token, pairs.expert
-        wp, xs, gp = w[tok, exp], x[tok], g[tok]  # (P,), (P, d), (P, d)
+        tok = pairs.token
+        wp, xs, gp = w.reshape(-1).index_select(0, pairs.flat), x.index_select(0, tok), g.index_select(0, tok)  # (P,), (P, d), (P, d)
         u, v = uv[:, :I], uv[:, I:]
         a = F.silu(u)
         h = a * v  # (P, I)
         G = grouped_mm(gp, down.transpose(1, 2), pairs)  # (P, I) dL/dh at unit weight
-        duv_unit = torch.cat((G * v * silu_grad(u), G * a), dim=-1)  # (P, 2I) [delta_u | delta_v] at unit weight
+        duv_unit = torch.cat((torch.ops.aten.silu_backward(G * v, u), G * a), dim=-1)  # (P, 2I) [delta_u | delta_v] at unit weight
         duv = wp[:, None] * duv_unit  # (P, 2I) the real deltas
         dxs = grouped_mm(duv, gate_up.view(E, 2 * I, d), pairs)  # (P, d) each pair's dL/dx_te
         dx = x.new_zeros(T, d).index_add_(0, tok, dxs)
         d_gate_up = grouped_mm(duv.T, xs, pairs).view(E, 2, I, d)
         d_down = grouped_mm((wp[:, None] * h).T, gp, pairs)  # (E, I, d)
         first_order = (G * h).sum(-1)  # (P,) g_t . o_te = dL/dw_te
-        dw = w.new_zeros(T, E).index_put_((tok, exp), first_order) if ctx.needs_input_grad[1] else None
+        def scatter(base, values): return base.view(-1).index_copy_(0, pairs.flat, values.to(base.dtype)).view(T, E)
+        dw = scatter(w.new_zeros(T, E), first_order) if ctx.needs_input_grad[1] else None
         if ctx.sink is not None:
             with torch.no_grad():
                 rec = torch.promote_types(x.dtype, torch.float32)  # a bfloat16 step still records float32 Surprise
                 g_sq, x_sq = g.pow(2).sum(-1).to(rec), x.pow(2).sum(-1).to(rec)  # (T,)
                 param_p = (g_sq[tok] * h.to(rec).pow(2).sum(-1) + x_sq[tok] * duv_unit.to(rec).pow(2).sum(-1)).sqrt()  # (P,)
                 nan = x.new_full((T, E), float("nan"), dtype=rec)
-                def scatter(base, values): return base.index_put_((tok, exp), values.to(rec))
                 w_abs = w.detach().abs().to(rec)  # (T, E)
                 ctx.sink(Surprise(
                     param=scatter(nan.clone(), param_p), actual=scatter(torch.zeros_like(nan), wp.abs().to(rec) * param_p),
