@@ -21,10 +21,10 @@ from transformers.modeling_outputs import MoeCausalLMOutputWithPast
 
 from .embeddings import HierarchicalEmbedding, TinyOnnTokenizer, WordStream, CHAR_OFFSET
 from .moie import MoIEFFN, NeuronGate
-from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES
+from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES, SURPRISE_SCOPES
 from .routing import DynMoEGate, TopKGate
 from .gaussian import GaussianGate, HierarchicalGaussianGate
-from .surprise import SwiGLUExperts
+from .surprise import SwiGLUExperts, EXPERT_BACKENDS
 
 # %% ../nbs/06_model.ipynb #7
 FFN_KINDS = ("dense", "topk", "dynmoe", "gaussian", "hierarchical_gaussian", "moie")  # MoE kinds are named by their router
@@ -56,7 +56,10 @@ class TinyOnnConfig(PretrainedConfig):
                  intermediate_size: int = 384, # dense SwiGLU width (6 x 64, about nanoGPT's 4d GELU MLP); also the MoIE FFN's neurons
                  n_experts: int = 32, # tiny experts per layer: the Hyper-SMoE layout
                  expert_dim: Optional[int] = 64, # expert width; None = intermediate_size // n_experts
-                 expert_backend: str = "dense", # "dense" (all experts, Surprise for every pair) or "sparse"
+                 expert_backend: str = "grouped", # "grouped": routed pairs only, one grouped product per projection; "dense": all experts, masked
+                 surprise_scope: str = "routed", # training-time Surprise for "routed" pairs (free), + "sampled" unrouted ones, or "all"
+                 surprise_samples: int = 2, # scope "sampled": random unrouted experts per token
+                 surprise_scan_every: int = 0, # every this many training steps, Surprise for all pairs; 0 = never
                  num_experts_per_tok: int = 2, # experts per token of the top-k and Gaussian routers, per chosen group for the hierarchical one
                  n_expert_groups: int = 4, # hierarchical Gaussian router: G groups of n_experts / G (the original plan: 10 x 10)
                  groups_per_tok: int = 1, # hierarchical Gaussian router: groups chosen per token
@@ -81,7 +84,9 @@ class TinyOnnConfig(PretrainedConfig):
         self.max_position_embeddings, self.rope_theta, self.qk_norm = max_position_embeddings, rope_theta, qk_norm
         self.learned_positions, self.rms_norm_eps, self.dropout = learned_positions, rms_norm_eps, dropout
         self.initializer_range, self.ffn, self.intermediate_size = initializer_range, ffn, intermediate_size
-        self.n_experts, self.expert_backend, self.num_experts_per_tok = n_experts, expert_backend, num_experts_per_tok
+        self.n_experts, self.num_experts_per_tok = n_experts, num_experts_per_tok
+        self.expert_backend = "grouped" if expert_backend == "sparse" else expert_backend  # "sparse": its name in older configs
+        self.surprise_scope, self.surprise_samples, self.surprise_scan_every = surprise_scope, surprise_samples, surprise_scan_every
         self.n_expert_groups, self.groups_per_tok = n_expert_groups, groups_per_tok
         self.expert_dim = expert_dim if expert_dim is not None else (intermediate_size // n_experts if n_experts else 0)
         self.bias_update_rate, self.routing_weighting = bias_update_rate, routing_weighting
@@ -119,6 +124,11 @@ class TinyOnnConfig(PretrainedConfig):
                      "or attention='dynsiha'; use router_loss='none'")
             return
         if self.n_experts < 1: fail(f"n_experts must be >= 1, got {self.n_experts}")
+        if self.expert_backend not in EXPERT_BACKENDS: fail(f"expert_backend={self.expert_backend!r}; choose from {EXPERT_BACKENDS}")
+        if self.surprise_scope not in SURPRISE_SCOPES: fail(f"surprise_scope={self.surprise_scope!r}; choose from {SURPRISE_SCOPES}")
+        if self.surprise_scope == "sampled" and not 1 <= self.surprise_samples < self.n_experts:
+            fail(f"surprise_samples must be in [1, n_experts - 1 = {self.n_experts - 1}] for surprise_scope='sampled', got {self.surprise_samples}")
+        if self.surprise_scan_every < 0: fail(f"surprise_scan_every must be >= 0 (0 = never), got {self.surprise_scan_every}")
         if expert_dim is None and self.intermediate_size % self.n_experts:
             fail(f"intermediate_size={self.intermediate_size} does not divide into n_experts={self.n_experts} experts; give expert_dim")
         if self.expert_dim < 1: fail(f"expert_dim must be >= 1, got {self.expert_dim}")
@@ -249,7 +259,8 @@ def feed_forward(c: TinyOnnConfig) -> nn.Module:
     if c.ffn == "dynmoe": gate_kwargs.update(temperature=c.dynmoe_temperature, threshold_init=c.dynmoe_threshold_init, fallback_k=c.dynmoe_fallback_k)
     if c.ffn == "hierarchical_gaussian": gate_kwargs.update(n_groups=c.n_expert_groups, groups_per_token=c.groups_per_tok)
     return DynMoE.build(c.hidden_size, c.n_experts, c.expert_dim, router=c.ffn, k=c.num_experts_per_tok,
-                        loss=c.router_loss_spec, backend=c.expert_backend, **gate_kwargs)
+                        loss=c.router_loss_spec, backend=c.expert_backend, scope=c.surprise_scope, samples=c.surprise_samples,
+                        scan_every=c.surprise_scan_every, **gate_kwargs)
 
 def attention_layer(c: TinyOnnConfig, layer_idx: int) -> nn.Module:
     "The block's attention as the config asks: dense, or a sparse kind from `tiny_onn.attention`."
