@@ -156,9 +156,10 @@ class PrintableText:
                 ):
         self.n_tokens = CHAR_OFFSET + len(chars) if n_tokens is None else n_tokens
         if self.n_tokens < CHAR_OFFSET + len(chars): raise ValueError(f"n_tokens {self.n_tokens} < 258 + len(chars) = {CHAR_OFFSET + len(chars)}")
-        between = torch.zeros(self.n_tokens, dtype=torch.bool)
-        between[CHAR_OFFSET:CHAR_OFFSET + len(chars)] = torch.tensor([_printable(c) for c in chars], dtype=torch.bool)
-        between[BYTE_OFFSET:BYTE_OFFSET + 0x80] = torch.tensor([_printable(chr(b)) for b in range(0x80)])
+        cpu = torch.device("cpu")  # the masks are built row by row in Python: on the CPU, whatever the default device
+        between = torch.zeros(self.n_tokens, dtype=torch.bool, device=cpu)
+        between[CHAR_OFFSET:CHAR_OFFSET + len(chars)] = torch.tensor([_printable(c) for c in chars], dtype=torch.bool, device=cpu)
+        between[BYTE_OFFSET:BYTE_OFFSET + 0x80] = torch.tensor([_printable(chr(b)) for b in range(0x80)], device=cpu)
         self.between = between  # before lead bytes, which depend on the tokens left
         self.leads = {n: [BYTE_OFFSET + b for b in range(0x80, 0x100) if _utf8_length(b) == n] for n in (2, 3, 4)}
 
@@ -174,8 +175,8 @@ class PrintableText:
 
     def __call__(self, ids: Tensor, # (B, T) the text so far: valid (an encoded str, then tokens this mask allowed)
                  remaining: Optional[int] = None, # tokens still to generate, this one included; None = no limit
-                ) -> Tensor: # (B, n_tokens) bool, True where the token may come next
-        out = torch.zeros(ids.shape[0], self.n_tokens, dtype=torch.bool)
+                ) -> Tensor: # (B, n_tokens) bool on the device of `ids`, True where the token may come next
+        out = torch.zeros(ids.shape[0], self.n_tokens, dtype=torch.bool, device=self.between.device)
         for row, allowed in zip(ids.tolist(), out):
             p = self.pending(row)
             if p is None:
@@ -185,14 +186,14 @@ class PrintableText:
             else:
                 lead, have = p
                 allowed[[BYTE_OFFSET + b for b in (_second_byte_range(lead) if have == 0 else range(0x80, 0xC0))]] = True
-        return out
+        return out.to(ids.device)
 
 
 # %% ../nbs/05_embeddings.ipynb #35
 def encode_corpus(tokenizer: TinyOnnTokenizer, # the tokenizer whose characters to use
                   text: str, # a whole training text
                  ) -> Tensor: # (len,) token ids
-    "The ids of `text` as one 1-D LongTensor; equal to `tokenizer(text)['input_ids']`, much faster."
+    "The ids of `text` as one 1-D LongTensor on the CPU (whatever the default device); equal to `tokenizer(text)['input_ids']`, much faster."
     if not isinstance(text, str): raise ValueError(f"encode_corpus needs a str, got {type(text).__name__}")
     lookup = tokenizer.char_to_id
     ids = list(map(lookup.get, text))
@@ -202,7 +203,7 @@ def encode_corpus(tokenizer: TinyOnnTokenizer, # the tokenizer whose characters 
             i = lookup.get(c)
             if i is None: ids.extend(_to_bytes(c))
             else: ids.append(i)
-    return torch.tensor(ids, dtype=torch.long)
+    return torch.tensor(ids, dtype=torch.long, device="cpu")
 
 # %% ../nbs/05_embeddings.ipynb #38
 def _check_ids(ids: Tensor, n: int, what: str, hint: str = ""):
