@@ -12,7 +12,7 @@ Three phases, so that no number is measured under the wrong conditions:
 2. analysis, per arm (the saved model): validation loss over the whole split, and in the same pass the k of every
    validation token and the experts that never fire; train loss over as many fixed training windows;
 3. throughput: training steps of every arm timed round-robin in this one process (one thread), so machine drift
-   hits every arm alike; tokens/s is the median over rounds.
+   hits every arm alike; tokens/s is the median over rounds of 10 steps (so a round holds one step of an arm that scans every 10th).
 
 An arm whose run directory already holds a finished run (summary.json and model/) is not trained again, so
 arms can be added to an earlier invocation's runs; `--record` names the result files.
@@ -33,12 +33,15 @@ import torch
 STEPS, TARGET_K, EXPERT_DIM = 2000, 6, 64
 ARMS = {  # name: (label, TinyOnnConfig overrides)
     "dense": ("dense SwiGLU MLP (384)", dict(ffn="dense", intermediate_size=TARGET_K * EXPERT_DIM, router_loss="none")),
-    "topk_lb": ("top-k MoE + load balancing", dict(ffn="topk", num_experts_per_tok=TARGET_K, router_loss="load_balancing",
-                                                    expert_backend="sparse")),
-    "dynmoe_sdl": ("DynMoE + SDL", dict(ffn="dynmoe", router_loss="sdl", sdl_target_k=float(TARGET_K), expert_backend="sparse")),
-    "tiny_onn": ("Tiny-ONN (DynMoE + SML)", dict(ffn="dynmoe", router_loss="sml", expert_backend="dense")),
-    "tiny_onn_8x128": ("Tiny-ONN, 8 x 128 experts", dict(ffn="dynmoe", router_loss="sml", n_experts=8, expert_dim=128,
-                                                          expert_backend="dense")),
+    "topk_lb": ("top-k MoE + load balancing", dict(ffn="topk", num_experts_per_tok=TARGET_K, router_loss="load_balancing")),
+    "dynmoe_sdl": ("DynMoE + SDL", dict(ffn="dynmoe", router_loss="sdl", sdl_target_k=float(TARGET_K))),
+    # Tiny-ONN at each Surprise scope: the default (routed pairs only), + 2 random unrouted experts per token, every
+    # pair (the original design, what the dense back-end computed), and routed pairs with every pair on each 10th step
+    "tiny_onn": ("Tiny-ONN (DynMoE + SML), Surprise on routed pairs", dict(ffn="dynmoe", router_loss="sml")),
+    "tiny_onn_sampled": ("Tiny-ONN, Surprise on routed + 2 sampled pairs", dict(ffn="dynmoe", router_loss="sml", surprise_scope="sampled", surprise_samples=2)),
+    "tiny_onn_all": ("Tiny-ONN, Surprise on every pair", dict(ffn="dynmoe", router_loss="sml", surprise_scope="all")),
+    "tiny_onn_scan": ("Tiny-ONN, Surprise on routed pairs, every pair each 10th step", dict(ffn="dynmoe", router_loss="sml", surprise_scan_every=10)),
+    "tiny_onn_8x128": ("Tiny-ONN, 8 x 128 experts", dict(ffn="dynmoe", router_loss="sml", n_experts=8, expert_dim=128)),
     # sparse attention, each with the dense arm's MLP, so they differ from it only in attention
     "dynsmha": ("DynSMHA attention (heads as experts), dense MLP", dict(ffn="dense", intermediate_size=TARGET_K * EXPERT_DIM,
                                                                        router_loss="none", attention="dynsmha")),
@@ -82,7 +85,8 @@ def launch(arm: str, cfg: dict, run_dir: Path):
 
 def run_training(arms: list, corpus: Path, runs: Path, steps: int, jobs: int) -> dict:
     "Phase 1: train every arm in its own process, `jobs` at a time; return {arm: peak RSS in MiB}."
-    slowest_first = ["tiny_onn", "tiny_onn_8x128", "dynmoe_sdl", "topk_lb", "dynsiha", "dynsmha", "dense_wide", "dense"]  # packs the lanes evenly
+    slowest_first = ["tiny_onn_all", "tiny_onn_8x128", "tiny_onn_sampled", "tiny_onn_scan", "tiny_onn", "dynsiha", "dynmoe_sdl", "topk_lb",
+                     "dynsmha", "dense_wide", "dense"]  # packs the lanes evenly
     pending, running, peak = sorted(arms, key=slowest_first.index), {}, {}
     while pending or running:
         while pending and len(running) < jobs:
@@ -144,6 +148,7 @@ def throughput(arms: list, runs: Path, corpus: Path, rounds: int, steps_per_roun
     "Phase 3: tokens/s of a full training step per arm (the trained model, so routing is as trained), round-robin."
     torch.set_num_threads(1)  # one thread, as in training: a busy second core then disturbs every arm alike
     from tiny_onn.train import load_config, build_optimizers, STEPS as STEP_FNS
+    from tiny_onn.moe import surprise_schedule
     from tiny_onn.data import prepare_data, windows
     from transformers import AutoModelForCausalLM
     from collections import deque
@@ -156,13 +161,16 @@ def throughput(arms: list, runs: Path, corpus: Path, rounds: int, steps_per_roun
         starts = torch.randint(0, len(data["train"]) - cfg.block_size - 1, (cfg.batch_size,), generator=g)
         idx = windows(starts, cfg.block_size)
         setups[arm] = (cfg, model, build_optimizers(model, cfg), data["train"][idx[:, :-1]], data["train"][idx[:, 1:]])
-    times = {arm: [] for arm in arms}
+    times, step = {arm: [] for arm in arms}, 0
     for r in range(rounds + 1):
         for arm in arms:
             cfg, model, opts, x, y = setups[arm]
             t = time.perf_counter()
-            for _ in range(steps_per_round): STEP_FNS[cfg.paradigm](model, opts, x, y, None, cfg, deque(maxlen=1))
+            for i in range(steps_per_round):
+                surprise_schedule(model, step + i)  # an arm that scans every N-th step does so here too
+                STEP_FNS[cfg.paradigm](model, opts, x, y, None, cfg, deque(maxlen=1))
             if r: times[arm].append((time.perf_counter() - t) / steps_per_round)  # round 0 warms up
+        step += steps_per_round
     n_tok = {arm: setups[arm][0].batch_size * setups[arm][0].block_size for arm in arms}
     return {arm: dict(tokens_per_s=n_tok[arm] / float(np.median(times[arm])), step_ms=1000 * float(np.median(times[arm]))) for arm in arms}
 
@@ -213,7 +221,7 @@ def main():
         results[arm] = analyse(runs / arm, a.corpus)
         results[arm]["peak_rss_mib"] = peak[arm]
         print(arm, json.dumps(results[arm]), flush=True)
-    for arm, t in throughput(a.arms, runs, a.corpus, a.rounds, 3).items(): results[arm].update(t)
+    for arm, t in throughput(a.arms, runs, a.corpus, a.rounds, 10).items(): results[arm].update(t)  # 10: a scan period
     record = dict(meta=meta, results=results)
     (a.out / f"{a.record}_{date}.json").write_text(json.dumps(record, indent=1))
     (a.out / f"{a.record}_{date}.md").write_text(table(results, meta))
