@@ -80,17 +80,31 @@ def load_checkpoint(path: Union[str, Path]) -> dict:
     except Exception as e: raise CheckpointError(f"checkpoint {path} passed its checksum but could not be loaded: {e}") from e
 
 # %% ../nbs/07a_checkpoint.ipynb #8
-def rng_state() -> dict:
-    "The state of torch's CPU generator, Python's `random` and NumPy's global generator, as plain types and tensors."
+def _device_type(device) -> str: return "cpu" if device is None else torch.device(device).type
+
+
+def rng_state(device: Union[str, torch.device, None] = None, # the run's device: CUDA and MPS generators are captured too
+             ) -> dict:
+    "The state of torch's CPU generator, Python's `random`, NumPy's global generator and the device's generators, as plain types and tensors."
     np_state = np.random.get_state(legacy=False)
-    return dict(torch=torch.get_rng_state(), python=random.getstate(),
-                numpy=dict(bit_generator=np_state["bit_generator"], key=torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
-                           pos=int(np_state["state"]["pos"]), has_gauss=int(np_state["has_gauss"]), gauss=float(np_state["gauss"])))
+    state = dict(torch=torch.get_rng_state(), python=random.getstate(),
+                 numpy=dict(bit_generator=np_state["bit_generator"], key=torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                            pos=int(np_state["state"]["pos"]), has_gauss=int(np_state["has_gauss"]), gauss=float(np_state["gauss"])))
+    kind = _device_type(device)
+    if kind == "cuda": state["cuda"] = list(torch.cuda.get_rng_state_all())  # one CPU ByteTensor per visible GPU
+    if kind == "mps": state["mps"] = torch.mps.get_rng_state()
+    return state
 
 
-def set_rng_state(state: dict):
+def set_rng_state(state: dict, # from `rng_state()`
+                  device: Union[str, torch.device, None] = None, # the device the run continues on: its generators are restored if the state has them
+                 ):
     "Restore the generators captured by `rng_state()`."
     torch.set_rng_state(state["torch"])
+    kind = _device_type(device)
+    if kind == "cuda" and state.get("cuda") is not None:
+        for i, s in enumerate(state["cuda"][:torch.cuda.device_count()]): torch.cuda.set_rng_state(s, i)
+    if kind == "mps" and state.get("mps") is not None: torch.mps.set_rng_state(state["mps"])
     py = state["python"]
     random.setstate((py[0], tuple(py[1]), py[2]))
     n = state["numpy"]

@@ -86,7 +86,7 @@ def routing_metrics(model: nn.Module, n_tokens: int) -> dict:
             if len(s): S.append(row[f"surprise_L{i}"])
     if ks:
         k = torch.cat(ks)
-        q = torch.quantile(k, torch.tensor([0.1, 0.5, 0.9]))
+        q = torch.quantile(k, torch.tensor([0.1, 0.5, 0.9], device=k.device))
         row.update(mean_k=k.mean().item(), k_p10=q[0].item(), k_p50=q[1].item(), k_p90=q[2].item(), dead_experts=sum(dead) / len(dead))
     row["_surprise"] = sum(S) / len(S) if S else None
     return row
@@ -107,16 +107,16 @@ def fmt(v) -> str:
 # %% ../nbs/07c_monitor.ipynb #10
 @torch.no_grad()
 def k_histograms(model: nn.Module, ids: Tensor, words: Optional[Tensor], block_size: int, batch_size: int, n_windows: int = 64) -> list:
-    "Per MoE layer, the k of every token of the first `n_windows` non-overlapping windows of `ids` (a list of 1-D tensors)."
+    "Per MoE layer, the k of every token of the first `n_windows` non-overlapping windows of `ids` (a list of 1-D CPU tensors, for plots)."
     layers = moe_layers(model)
     if not layers: return []
-    starts = torch.arange(0, len(ids) - block_size, block_size)[:n_windows]
+    starts = torch.arange(0, len(ids) - block_size, block_size, device=ids.device)[:n_windows]
     ks = [[] for _ in layers]
     model.eval()
     for i in range(0, len(starts), batch_size):
         forward_windows(model, ids, words, windows(starts[i:i + batch_size], block_size)[:, :-1])
         for j, m in enumerate(layers): ks[j].append(m.routing.k)
-    return [torch.cat(k) for k in ks]
+    return [torch.cat(k).cpu() for k in ks]
 
 
 def _ema(v: np.ndarray, d: float = 0.95) -> np.ndarray:
