@@ -43,8 +43,9 @@ class NeuronGate(nn.Module):
         nn.init.zeros_(self.gates)
 
     def logits(self, x: Tensor) -> Tensor:
-        "(T, d) -> (T, N) scores rms_norm(x_t) . key_j: a pure function of `x` and the keys."
+        "(T, d) -> (T, N) scores rms_norm(x_t) . key_j: a pure function of `x` and the keys (in their dtype, unless autocast says otherwise)."
         _check_tokens(x, self.d_model)
+        x = x.to(self.keys.dtype)  # a bfloat16 input cached under autocast, scored again outside it (SML, decoupled router)
         return F.rms_norm(x, (self.d_model,), eps=self.eps) @ self.keys.T
 
     def forward(self, x: Tensor, # (T, d) token inputs (flatten leading dims first)
@@ -56,13 +57,23 @@ class NeuronGate(nn.Module):
     def extra_repr(self): return f"in_features={self.d_model}, out_features={self.n_experts}"
 
 # %% ../nbs/03a_moie.ipynb #11
+def _wide(t: Tensor) -> Tensor:
+    "`t` in at least float32 (Surprise is recorded in float32 whatever the compute dtype; float64 stays float64)."
+    return t.to(torch.promote_types(t.dtype, torch.float32))
+
+
 class NeuronMix(torch.autograd.Function):
-    "y_tj = a_tj (w_j . x_t); the backward also hands per-(token, neuron) Surprise to `sink`."
+    "y_tj = a_tj (w_j . x_t); the backward also hands per-(token, neuron) Surprise to `sink`. Under autocast both passes compute in its dtype."
 
     @staticmethod
     def forward(ctx, x, a, weight, sink):
         # x (T, d); a (T, N) activations; weight (N, d)
-        z = F.linear(x, weight)  # (T, N) every neuron's response: the dense forward
+        device = x.device.type
+        if torch.is_autocast_enabled(device):  # cast once: the backward runs without autocast and must see one dtype
+            dtype = torch.get_autocast_dtype(device)
+            x, a, weight = x.to(dtype), a.to(dtype), weight.to(dtype)
+            with torch.autocast(device, enabled=False): z = F.linear(x, weight)  # (T, N)
+        else: z = F.linear(x, weight)  # (T, N) every neuron's response: the dense forward
         ctx.save_for_backward(x, a, weight, z)
         ctx.sink = sink
         return z * a
@@ -76,11 +87,11 @@ class NeuronMix(torch.autograd.Function):
         first_order = g * z if (ctx.needs_input_grad[1] or ctx.sink is not None) else None  # (T, N) dL/da
         if ctx.sink is not None:
             with torch.no_grad():
-                param = g.abs() * x.norm(dim=-1, keepdim=True)  # (T, N)
-                out = ga.abs()  # (T, N)
-                ctx.sink(Surprise(param=param, actual=a.abs() * param, output=out, first_order=first_order.detach(),
-                                  input=out * weight.norm(dim=-1)))
-        return dx, first_order if ctx.needs_input_grad[1] else None, dw, None
+                param = _wide(g).abs() * _wide(x).norm(dim=-1, keepdim=True)  # (T, N)
+                out = _wide(ga).abs()  # (T, N)
+                ctx.sink(Surprise(param=param, actual=_wide(a).abs() * param, output=out, first_order=_wide(first_order.detach()),
+                                  input=out * _wide(weight).norm(dim=-1)))
+        return dx, first_order if ctx.needs_input_grad[1] else None, dw, None  # autograd casts each back to its input's dtype
 
 # %% ../nbs/03a_moie.ipynb #13
 class MoIELinear(RoutedLayer):
