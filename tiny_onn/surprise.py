@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SURPRISE_VARIANTS', 'EXPERT_BACKENDS', 'Surprise', 'silu_grad', 'ExpertMix', 'expert_mix', 'ExpertPairs',
-           'padded_grouped_mm', 'grouped_mm', 'GroupedExpertMix', 'grouped_expert_mix', 'SwiGLUExperts',
-           'swiglu_expert', 'full_expert_outputs', 'reference_full_outputs', 'reference_per_token']
+           'padded_grouped_mm', 'gathered_grouped_mm', 'grouped_mm', 'GroupedExpertMix', 'grouped_expert_mix',
+           'SwiGLUExperts', 'swiglu_expert', 'full_expert_outputs', 'reference_full_outputs', 'reference_per_token']
 
 # %% ../nbs/00_surprise.ipynb #3
 from dataclasses import dataclass, fields
@@ -156,13 +156,22 @@ def padded_grouped_mm(a: Tensor, b: Tensor, pairs: ExpertPairs) -> Tensor:
     return torch.bmm(pad(a.T).transpose(1, 2), pad(b))  # (E, m, n): the padding adds exact zeros
 
 
+def gathered_grouped_mm(a: Tensor, b: Tensor, pairs: ExpertPairs) -> Tensor:
+    "`grouped_mm` pair by pair: each pair gathers its expert's matrix. Cheapest when there are fewer pairs than experts."
+    if b.dim() == 3: return torch.bmm(a.unsqueeze(1), b.index_select(0, pairs.expert)).squeeze(1)  # (P, n)
+    E = pairs.ends.shape[0]
+    outer = a.T.unsqueeze(2) * b.unsqueeze(1)  # (P, m, n): each pair's rank-one term
+    return outer.new_zeros(E, *outer.shape[1:]).index_add_(0, pairs.expert, outer)  # (E, m, n)
+
+
 def grouped_mm(a: Tensor, # (P, k) rows grouped by expert; or (m, P) with the groups along P
                b: Tensor, # (E, k, n) one matrix per expert; or (P, n)
                pairs: ExpertPairs, # where each expert's group starts and ends
               ) -> Tensor: # (P, n): row p times its expert's matrix; or (E, m, n): per expert, a_e @ b_e over its pairs
-    "One matrix product per expert over its own pairs: `torch._grouped_mm` where it runs, else `padded_grouped_mm`."
-    if len(pairs) == 0:
-        return a.new_zeros(0, b.shape[-1]) if b.dim() == 3 else a.new_zeros(pairs.ends.shape[0], a.shape[0], b.shape[-1])
+    "One matrix product per expert over its own pairs, by the cheapest route that runs here."
+    P, E = len(pairs), pairs.ends.shape[0]
+    if P == 0: return a.new_zeros(0, b.shape[-1]) if b.dim() == 3 else a.new_zeros(E, a.shape[0], b.shape[-1])
+    if P < E: return gathered_grouped_mm(a, b, pairs)  # generation: a few tokens, most experts idle
     if _grouped_mm_runs(a, b): return torch._grouped_mm(a, b, offs=pairs.ends)
     return padded_grouped_mm(a, b, pairs)
 
