@@ -39,4 +39,5 @@ bench: install
 	@test -n "$(CORPUS)" || { echo "make bench needs the Tiny Shakespeare file: make bench CORPUS=path/to/input.txt"; \
 	  echo "(download it once from https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt)"; exit 2; }
 	$(PY) bench/bench_lm.py --corpus $(CORPUS) --out bench/results
+	$(PY) bench/bench_experts.py --out bench/results
 	$(PY) bench/bench_surprise.py --out bench/results

@@ -6,13 +6,16 @@ warmup 100, AdamW beta2 0.99, weight decay 0.1, clip 1.0), first 90% train / las
 the same seed and data order for every arm. MoE arms have the dense arm's *active* width: target k x expert width
 = 6 x 64 = 384 = the dense SwiGLU width.
 
-Three phases, so that no number is measured under the wrong conditions:
+Four phases, so that no number is measured under the wrong conditions:
 1. training: every arm is `tiny_onn.train.train` in its own process (one torch thread each, `--jobs` at once);
    peak memory is that process's peak RSS (os.wait4), losses come from its run directory;
 2. analysis, per arm (the saved model): validation loss over the whole split, and in the same pass the k of every
    validation token and the experts that never fire; train loss over as many fixed training windows;
 3. throughput: training steps of every arm timed round-robin in this one process (one thread), so machine drift
-   hits every arm alike; tokens/s is the median over rounds of 10 steps (so a round holds one step of an arm that scans every 10th).
+   hits every arm alike; tokens/s is the median over rounds of 10 steps (so a round holds one step of an arm that
+   scans every 10th);
+4. generation: greedy `generate()` with the KV cache, 200 new tokens after a 16-token prompt, batch 1 and batch 16,
+   timed round-robin the same way (one thread, median over rounds).
 
 An arm whose run directory already holds a finished run (summary.json and model/) is not trained again, so
 arms can be added to an earlier invocation's runs; `--record` names the result files.
@@ -175,19 +178,48 @@ def throughput(arms: list, runs: Path, corpus: Path, rounds: int, steps_per_roun
     return {arm: dict(tokens_per_s=n_tok[arm] / float(np.median(times[arm])), step_ms=1000 * float(np.median(times[arm]))) for arm in arms}
 
 
+def generation(arms: list, runs: Path, corpus: Path, rounds: int, new_tokens: int = 200, batches=(1, 16)) -> dict:
+    "Phase 4: tokens/s of greedy generation with the KV cache, `new_tokens` per sequence, per batch size, round-robin."
+    torch.set_num_threads(1)
+    from tiny_onn.data import prepare_data
+    from transformers import AutoModelForCausalLM
+    prompts = {}
+    models = {}
+    for arm in arms:
+        cfg = json.loads((runs / arm / "config.json").read_text())
+        # RoPE has no learned positions: the trained weights run unchanged at a longer context, and timing is all we ask
+        models[arm] = AutoModelForCausalLM.from_pretrained(runs / arm / "model", max_position_embeddings=256).float().eval()
+        if not prompts:
+            val = prepare_data(cfg["data"], cfg["n_words"])["val"]
+            prompts = {b: torch.stack([val[i * 97:i * 97 + 16] for i in range(b)]) for b in batches}  # 16-token prompts
+    times = {(arm, b): [] for arm in arms for b in batches}
+    for r in range(rounds + 1):
+        for arm in arms:
+            for b in batches:
+                t = time.perf_counter()
+                with torch.no_grad():
+                    out = models[arm].generate(prompts[b], max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
+                if r: times[arm, b].append(time.perf_counter() - t)  # round 0 warms up
+                assert out.shape == (b, 16 + new_tokens)
+    return {arm: {f"gen_tokens_per_s_b{b}": b * new_tokens / float(np.median(times[arm, b])) for b in batches} for arm in arms}
+
+
 def table(results: dict, meta: dict) -> str:
     dense = results.get("dense", {})
     lines = [f"Tiny Shakespeare, nanoGPT baby-GPT budget ({meta['steps']} steps). {meta['date']}, {meta['machine']}, "
              f"torch {meta['torch']}. Command: `{meta['command']}`.", "",
-             "| arm | best val loss (est.) | val loss (whole split) | train - val gap | tokens/s | x dense | mean k | k p10/p50/p90 | dead experts | peak RSS |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| arm | best val loss (est.) | val loss (whole split) | train - val gap | train tokens/s | x dense | generate tokens/s, batch 1 / 16 | x dense | mean k | k p10/p50/p90 | dead experts | peak RSS |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for arm, r in results.items():
         k = f"{r['mean_k']:.2f} of {r['n_experts']}" if "mean_k" in r else "–"
         kq = f"{r['k_p10']:.0f}/{r['k_p50']:.0f}/{r['k_p90']:.0f}" if "mean_k" in r else "–"
         dead = f"{r['dead_experts_pct']:.1f}%" if "mean_k" in r else "–"
         ratio = r["tokens_per_s"] / dense["tokens_per_s"] if dense else float("nan")
+        gen = lambda b: r.get(f"gen_tokens_per_s_b{b}", float("nan"))
+        gen_ratio = lambda b: gen(b) / dense.get(f"gen_tokens_per_s_b{b}", float("nan")) if dense else float("nan")
         lines.append(f"| {ARMS[arm][0]} | {r['best_estimated_val_loss']:.4f} | {r['val_loss']:.4f} | {r['train_loss'] - r['val_loss']:+.4f} | "
-                     f"{r['tokens_per_s']:.0f} | {ratio:.2f} | {k} | {kq} | {dead} | {r['peak_rss_mib']:.0f} MiB |")
+                     f"{r['tokens_per_s']:.0f} | {ratio:.2f} | {gen(1):.0f} / {gen(16):.0f} | {gen_ratio(1):.2f} / {gen_ratio(16):.2f} | "
+                     f"{k} | {kq} | {dead} | {r['peak_rss_mib']:.0f} MiB |")
     return "\n".join(lines) + "\n"
 
 
@@ -201,6 +233,7 @@ def main():
     p.add_argument("--steps", type=int, default=STEPS, help="training steps per arm (nanoGPT's baby GPT: 2000)")
     p.add_argument("--jobs", type=int, default=2, help="arms trained at once (one torch thread each)")
     p.add_argument("--rounds", type=int, default=20, help="round-robin throughput rounds")
+    p.add_argument("--gen-rounds", type=int, default=5, help="round-robin generation rounds (200 new tokens, batch 1 and 16)")
     p.add_argument("--skip-training", action="store_true", help="reuse the run directories of an earlier invocation")
     p.add_argument("--record", default="lm", help="result files are OUT/RECORD_DATE.json and .md")
     a = p.parse_args()
@@ -222,6 +255,7 @@ def main():
         results[arm]["peak_rss_mib"] = peak[arm]
         print(arm, json.dumps(results[arm]), flush=True)
     for arm, t in throughput(a.arms, runs, a.corpus, a.rounds, 10).items(): results[arm].update(t)  # 10: a scan period
+    for arm, t in generation(a.arms, runs, a.corpus, a.gen_rounds).items(): results[arm].update(t)
     record = dict(meta=meta, results=results)
     (a.out / f"{a.record}_{date}.json").write_text(json.dumps(record, indent=1))
     (a.out / f"{a.record}_{date}.md").write_text(table(results, meta))
