@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .checkpoint import save_checkpoint, load_checkpoint, rng_state, set_rng_state
-from .data import prepare_data, windows, WindowSampler, word_stream, evaluate, estimate_loss, sample_text
+from .data import (prepare_data, windows, WindowSampler, word_stream, evaluate, estimate_loss, sample_text, DEVICES, DTYPES,
+                   resolve_device, precision, model_device)
 from .losses import sml_loss, load_balancing_loss, sdl_loss
 from .moe import moe_layers, surprise_backward
 from .monitor import PredictiveIntegrity, TIME_COLUMNS, metric_columns, routing_metrics, entropy, fmt, k_histograms, plot_run
@@ -67,6 +68,8 @@ class TrainConfig:
     progress: bool = True  # show a tqdm progress bar (on stderr)
     plots: bool = True  # draw training.png at the end
     threads: Optional[int] = None  # torch CPU threads; None = torch's default (one per core). 1 is safest on a busy machine
+    device: str = "auto"  # where the model and every batch live: auto (CUDA when torch.cuda.is_available(), else CPU), cpu, cuda or mps
+    dtype: str = "float32"  # float32, or bfloat16: forward passes under bfloat16 autocast (parameters, optimizer state and the loss stay float32)
     model: dict = field(default_factory=dict)  # TinyOnnConfig overrides on top of DEFAULT_MODEL, e.g. {"ffn": "dense"}
 
     def validate(self) -> "TrainConfig":
@@ -95,6 +98,7 @@ class TrainConfig:
         need(0 <= self.pi_gamma <= 1, f"pi_gamma must be in [0, 1], got {self.pi_gamma!r}")
         need(0 < self.pi_ema < 1, f"pi_ema must be in (0, 1), got {self.pi_ema!r}")
         need(self.paradigm in PARADIGMS, f"unknown paradigm {self.paradigm!r}; choose from {PARADIGMS}")
+        resolve_device(self.device, self.dtype)  # unknown names, or a device / dtype this machine lacks
         need(isinstance(self.resume, str) and self.resume != "", f"resume must be 'auto', 'never' or a checkpoint path, got {self.resume!r}")
         need(isinstance(self.model, dict), f"model must be a dict of TinyOnnConfig overrides, got {type(self.model).__name__}")
         settings = model_settings()
@@ -112,8 +116,9 @@ class TrainConfig:
         return {**DEFAULT_MODEL, "max_position_embeddings": self.block_size, **self.model}
 
     def resolved(self) -> dict:
-        "The config as plain JSON-able data, with the model arguments and the decay horizon filled in."
+        "The config as plain JSON-able data, with the model arguments, the decay horizon and the device filled in."
         d = dataclasses.asdict(self)
+        d["device"] = resolve_device(self.device, self.dtype).type
         d["model"] = self.model_kwargs()
         d["lr_decay_steps"] = self.lr_decay_steps or self.max_steps
         d["router_lr"] = self.router_lr or self.learning_rate
@@ -233,8 +238,8 @@ def _clip(params: list, max_norm: float) -> float:
 def joint_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Optional[Tensor], cfg: TrainConfig, experience: deque = None) -> dict:
     "One joint step on tokens `x`, word ids `w`, targets `y`; returns the step's losses and the detached logits."
     opt = optimizers["main"]
-    out = model(input_ids=x, word_ids=w)
-    ce, aux = _ce(out.logits, y), out.aux_loss
+    with precision(x.device, cfg.dtype): out = model(input_ids=x, word_ids=w)
+    ce, aux = _ce(out.logits, y), out.aux_loss.float()
     opt.zero_grad(set_to_none=True)
     (ce + aux).backward()
     router_loss = surprise_backward(model)
@@ -273,7 +278,7 @@ def router_loss_from_experience(model: nn.Module, experience: deque) -> Optional
 def decoupled_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Optional[Tensor], cfg: TrainConfig, experience: deque = None) -> dict:
     "One decoupled step: experts with the router frozen, then the router from the experience buffer."
     router, rest = split_parameters(model)
-    out = model(input_ids=x, word_ids=w)
+    with precision(x.device, cfg.dtype): out = model(input_ids=x, word_ids=w)
     ce = _ce(out.logits, y)
     for opt in optimizers.values(): opt.zero_grad(set_to_none=True)
     ce.backward()
@@ -326,6 +331,28 @@ def _clear_run(out: Path):
         elif p.exists() or p.is_symlink(): p.unlink()
 
 
+def _to_device(obj, device: torch.device):
+    "`obj` (tensors in lists, tuples and dicts) with every tensor moved to `device`."
+    if isinstance(obj, Tensor): return obj.to(device)
+    if isinstance(obj, dict): return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
+_RUNTIME = dict(device="device", dtype="dtype", threads="thread count")  # what bitwise-exact resume needs unchanged
+
+
+def _resume_warning(ckpt_path: Path, step: int, old: Optional[dict], new: dict) -> Optional[str]:
+    "One line naming what differs between a checkpoint's device, dtype and thread count and this run's; None if nothing does."
+    if old is None:
+        return (f"resuming {ckpt_path} at step {step} from a checkpoint that does not record its device, dtype and thread count: "
+                f"the continuation may not be bitwise equal to an uninterrupted run")
+    changed = [f"{label} ({old.get(k)} -> {new[k]})" for k, label in _RUNTIME.items() if old.get(k) != new[k]]
+    if not changed: return None
+    return (f"resuming {ckpt_path} at step {step} with a different {', '.join(changed)}: "
+            f"the continuation will not be bitwise equal to an uninterrupted run")
+
+
 def _read_rows(path: Path, upto: int) -> list:
     if not path.exists(): return []
     with open(path, newline="") as f:  # a row cut short by a crash has missing fields: it is after the checkpoint anyway
@@ -365,15 +392,17 @@ def train(cfg: TrainConfig, # the run; validated here
         print(f"warning: max_steps={cfg.max_steps} <= warmup_steps={cfg.warmup_steps}: the run ends inside the warmup, "
               f"its learning rate never reaches learning_rate={cfg.learning_rate:g} (at most {lr_at(cfg.max_steps - 1, cfg):.3g})", file=sys.stderr)
     if cfg.threads: torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device, cfg.dtype)
+    runtime = dict(device=device.type, dtype=cfg.dtype, threads=torch.get_num_threads())  # recorded in checkpoints: see _resume_warning
     log = log or (lambda *a, **k: None)
     out = Path(cfg.out)  # created only once everything below has been checked
     ckpt_path = _checkpoint_to_resume(cfg, out)
     ckpt = load_checkpoint(ckpt_path) if ckpt_path is not None else None  # raises on damage: never a silent restart
     data = prepare_data(cfg.data, cfg.n_words)
-    tok, train_ids, val_ids = data["tokenizer"], data["train"], data["val"]
+    tok, train_ids, val_ids = data["tokenizer"], data["train"].to(device), data["val"].to(device)
     if len(val_ids) < cfg.block_size + 1:
         raise ValueError(f"the validation split has {len(val_ids)} tokens; it needs at least block_size + 1 = {cfg.block_size + 1}")
-    model = build_model(tok, cfg)
+    model = build_model(tok, cfg).to(device)  # initialised on the CPU: the same initial weights on every device
     train_words, val_words = word_stream(model, train_ids), word_stream(model, val_ids)  # the true stream, from the text's start
     optimizers = build_optimizers(model, cfg)
     sampler = WindowSampler(len(train_ids), cfg.block_size, cfg.batch_size, cfg.seed)
@@ -381,9 +410,9 @@ def train(cfg: TrainConfig, # the run; validated here
     experience = deque(maxlen=cfg.experience_steps)
     layers = moe_layers(model)
     cols = metric_columns(len(layers))
-    val_starts = torch.from_numpy(np.random.default_rng([cfg.seed, 1]).integers(0, len(val_ids) - cfg.block_size, cfg.eval_batches * cfg.batch_size))
+    val_starts = torch.from_numpy(np.random.default_rng([cfg.seed, 1]).integers(0, len(val_ids) - cfg.block_size, cfg.eval_batches * cfg.batch_size)).to(device)
     step, state = 0, dict(best_val=math.inf, last_val=None, elapsed=0.0)
-    resolved = cfg.resolved()
+    resolved, resume_warning = cfg.resolved(), None
     if ckpt is not None:
         old = ckpt["config"]
         if ckpt["data_sha256"] != data["text_sha256"]:
@@ -395,9 +424,11 @@ def train(cfg: TrainConfig, # the run; validated here
         model.load_state_dict(ckpt["model"])
         for name, opt in optimizers.items(): opt.load_state_dict(ckpt["optimizers"][name])
         sampler.load_state_dict(ckpt["sampler"]); pi.load_state_dict(ckpt["pi"])
-        experience.extend(ckpt["experience"])
+        experience.extend(_to_device(ckpt["experience"], device))
         step, state = ckpt["step"], dict(ckpt["state"])
-        set_rng_state(ckpt["rng"])
+        set_rng_state(ckpt["rng"], device)
+        resume_warning = _resume_warning(ckpt_path, step, ckpt.get("runtime"), runtime)
+        if resume_warning: print(f"warning: {resume_warning}", file=sys.stderr)  # floats summed in another order: the run goes on, off the uninterrupted trajectory
         rows = _read_rows(ckpt_path.parent / "metrics.csv", step)  # the run's own rows, also when it continues into another out
         previous = json.loads((ckpt_path.parent / "run.json").read_text()) if (ckpt_path.parent / "run.json").exists() else None
         log(f"resuming from {ckpt_path} at step {step}")
@@ -410,18 +441,20 @@ def train(cfg: TrainConfig, # the run; validated here
     n_params = sum(p.numel() for p in model.parameters())
     info = run_info(command="train", **resolved)
     info.update(data=dict(source=data["source"], chars=data["chars"], train_tokens=len(train_ids), val_tokens=len(val_ids),
-                          sha256=data["text_sha256"], vocab_size=len(tok)), parameters=n_params, resumed_from_step=step if ckpt else None)
+                          sha256=data["text_sha256"], vocab_size=len(tok)), parameters=n_params, runtime=runtime,
+                resumed_from_step=step if ckpt else None, resume_warning=resume_warning)
     if previous is not None: info["previous"] = previous.pop("previous", []) + [previous]
     (out / "run.json").write_text(json.dumps(info, indent=1))
     log(f"run: {json.dumps(resolved)}")
-    log(f"git {info['git_commit']}, torch {info['torch']}, transformers {info['transformers']}; {n_params:,} parameters; "
+    log(f"git {info['git_commit']}, torch {info['torch']}, transformers {info['transformers']}; {device.type}, {cfg.dtype}, "
+        f"{runtime['threads']} threads; {n_params:,} parameters; "
         f"data {data['source']}: {data['chars']:,} chars, {len(train_ids):,} train / {len(val_ids):,} val tokens")
 
     def checkpoint():
         f.flush(); os.fsync(f.fileno())  # the metrics rows up to this step are on disk before the checkpoint says so
         save_checkpoint(dict(model=model.state_dict(), optimizers={k: o.state_dict() for k, o in optimizers.items()},
-                             schedule=dict(step=step, lr=lr_at(step, cfg)), rng=rng_state(), sampler=sampler.state_dict(),
-                             pi=pi.state_dict(), experience=list(experience), step=step, state=state, config=resolved,
+                             schedule=dict(step=step, lr=lr_at(step, cfg)), rng=rng_state(device), sampler=sampler.state_dict(),
+                             pi=pi.state_dict(), experience=list(experience), step=step, state=state, config=resolved, runtime=runtime,
                              data_sha256=data["text_sha256"]), out / "checkpoint.pt")
 
     from tqdm.auto import tqdm
@@ -442,7 +475,7 @@ def train(cfg: TrainConfig, # the run; validated here
             t_step = time.perf_counter()
             model.train()
             lr = set_lr(optimizers, step, cfg)
-            idx = windows(sampler.next_starts(), cfg.block_size)
+            idx = windows(sampler.next_starts().to(device), cfg.block_size)
             x, y = train_ids[idx[:, :-1]], train_ids[idx[:, 1:]]
             rec = step_fn(model, optimizers, x, y, None if train_words is None else train_words[idx[:, :-1]], cfg, experience)
             step += 1
@@ -450,7 +483,8 @@ def train(cfg: TrainConfig, # the run; validated here
             row = dict(step=step, epoch=sampler.epochs, lr=lr, **{k: rec[k] for k in ("loss", "aux_loss", "router_loss", "grad_norm")})
             row.update(pi.update(rec["loss"], entropy(rec["logits"]), rm.pop("_surprise")), **rm)
             if step % cfg.eval_interval == 0 or step == cfg.max_steps:
-                state["last_val"] = row["val_loss"] = estimate_loss(model, val_ids, val_starts, cfg.block_size, cfg.batch_size, val_words)
+                with precision(device, cfg.dtype):
+                    state["last_val"] = row["val_loss"] = estimate_loss(model, val_ids, val_starts, cfg.block_size, cfg.batch_size, val_words)
                 state["best_val"] = min(state["best_val"], row["val_loss"])
             now = time.perf_counter()
             state["elapsed"] = now - t0
@@ -471,8 +505,9 @@ def train(cfg: TrainConfig, # the run; validated here
 
 # %% ../nbs/07_train.ipynb #16
 def finish(model, tok, val_ids: Tensor, val_words: Optional[Tensor], cfg: TrainConfig, out: Path, state: dict, log: Callable = print) -> dict:
-    "Whole-split validation, save_pretrained, sample, plots, summary.json."
-    final = evaluate(model, val_ids, cfg.block_size, words=val_words)
+    "Whole-split validation, save_pretrained, sample, plots, summary.json (on the model's device, at the run's precision)."
+    forward = lambda: precision(model_device(model), cfg.dtype)
+    with forward(): final = evaluate(model, val_ids, cfg.block_size, words=val_words)
     import transformers
     bars = transformers.utils.logging.is_progress_bar_enabled()
     transformers.utils.logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar: noise at the end of a run
@@ -480,11 +515,12 @@ def finish(model, tok, val_ids: Tensor, val_words: Optional[Tensor], cfg: TrainC
     finally:
         if bars: transformers.utils.logging.enable_progress_bar()
     tok.save_pretrained(out / "model")
-    sample = sample_text(model, tok, max_new_tokens=cfg.sample_chars, seed=cfg.seed) if cfg.sample_chars else ""
+    with forward(): sample = sample_text(model, tok, max_new_tokens=cfg.sample_chars, seed=cfg.seed) if cfg.sample_chars else ""
     (out / "sample.txt").write_text(sample)
     if cfg.plots:
         import matplotlib.pyplot as plt
-        fig = plot_run(out / "metrics.csv", k_histograms(model, val_ids, val_words, cfg.block_size, cfg.batch_size))
+        with forward(): kdist = k_histograms(model, val_ids, val_words, cfg.block_size, cfg.batch_size)
+        fig = plot_run(out / "metrics.csv", kdist)
         fig.savefig(out / "training.png", dpi=100)
         plt.close(fig)  # written, not left open for a notebook to show
     with open(out / "metrics.csv", newline="") as f: rows = list(csv.DictReader(f))
