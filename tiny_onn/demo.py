@@ -83,7 +83,8 @@ def build_layer(cfg: DemoConfig, d: int) -> DynMoE:
     variant = {"sml_output": "output", "sml_first_order": "first_order"}.get(cfg.arm, "param")
     loss = RouterLoss(kind, weight=cfg.aux_weight, surprise=variant, target_k=2.0)
     router = "topk" if cfg.arm == "topk_lb" else "dynmoe"
-    layer = DynMoE.build(d, cfg.n_experts, cfg.expert_dim, router=router, k=2, loss=loss, weighting=cfg.weighting)
+    layer = DynMoE.build(d, cfg.n_experts, cfg.expert_dim, router=router, k=2, loss=loss, weighting=cfg.weighting,
+                         backend="dense")  # Surprise for every pair, as the original design (and the recorded results) had it
     layer.experts.capture = True  # every arm records Surprise, so every arm's agreement with argmin S is measured
     return layer
 
