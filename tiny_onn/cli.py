@@ -158,24 +158,28 @@ def train_config(args: argparse.Namespace):
 
 
 def generate(model_dir: Path, prompt: str = "\n", max_new_tokens: int = 500, temperature: float = 0.8, greedy: bool = False,
-             top_k: int = None, seed: int = 1337) -> str:
-    "Sample a continuation of `prompt` from a saved model directory; returns prompt + continuation."
-    from tiny_onn.data import load_model, sample_text
+             top_k: int = None, seed: int = 1337, device: str = "auto", dtype: str = "float32") -> str:
+    "Sample a continuation of `prompt` from a saved model directory on `device` at `dtype`; returns prompt + continuation."
+    from tiny_onn.data import load_model, sample_text, resolve_device, precision
+    where = resolve_device(device, dtype)  # before the model loads: a bad choice costs nothing
     model, tok = load_model(model_dir)
-    return sample_text(model, tok, prompt, max_new_tokens, temperature=temperature, top_k=top_k, greedy=greedy, seed=seed)
+    with precision(where, dtype):
+        return sample_text(model.to(where), tok, prompt, max_new_tokens, temperature=temperature, top_k=top_k, greedy=greedy, seed=seed)
 
 
-def evaluate_file(model_dir: Path, data: Path, block_size: int = None, split: str = "all", batch_size: int = 32) -> dict:
-    "Score a text file (or its nanoGPT train/val split) with a saved model: mean nats per character over non-overlapping windows."
-    from tiny_onn.data import load_model, read_text, split_text, encode, evaluate
+def evaluate_file(model_dir: Path, data: Path, block_size: int = None, split: str = "all", batch_size: int = 32,
+                  device: str = "auto", dtype: str = "float32") -> dict:
+    "Score a text file (or its nanoGPT train/val split) with a saved model on `device` at `dtype`: mean nats per character over non-overlapping windows."
+    from tiny_onn.data import load_model, read_text, split_text, encode, evaluate, resolve_device, precision
     if split not in ("all", "train", "val"): raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
+    where = resolve_device(device, dtype)
     model, tok = load_model(model_dir)
     text = read_text(data)
     if split != "all": text = split_text(text)[split == "val"]
     block = block_size or model.config.max_position_embeddings
-    r = evaluate(model, encode(tok, text), block, batch_size)
+    with precision(where, dtype): r = evaluate(model.to(where), encode(tok, text).to(where), block, batch_size)
     return dict(loss=r["loss"], chars=r["chars"], tokens=r["tokens"], token_loss=r["token_loss"], bits_per_char=r["bits_per_char"],
-                block_size=block, split=split, data=str(data), model=str(model_dir))
+                block_size=block, split=split, data=str(data), model=str(model_dir), device=where.type, dtype=dtype)
 
 # %% ../nbs/10_cli.ipynb #9
 class _Parser(argparse.ArgumentParser):
@@ -190,6 +194,12 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if action.default is None or action.default is False or action.default == argparse.SUPPRESS or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+
+def _add_device_arguments(p: argparse.ArgumentParser):
+    "--device and --dtype of generate and eval (train has them as TrainConfig fields); the names are tiny_onn.data's DEVICES and DTYPES."
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto", help="where the model runs: auto = CUDA when available, else CPU")
+    p.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32", help="float32, or bfloat16 autocast of the forward passes (weights stay float32)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,15 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--greedy", action="store_true", help="always take the most likely token (deterministic)")
     p.add_argument("--top-k", type=_int_at_least(1), default=None, help="sample among the k most likely tokens only (default: all tokens)")
     p.add_argument("--seed", type=int, default=1337, help="seed of the sampler")
+    _add_device_arguments(p)
     p = sub_parser("eval", help="mean loss (nats per character) of a saved model on a text file, as JSON",
                    description="Score a UTF-8 text file (or its nanoGPT train/val split) with a saved model: the mean cross-entropy "
                                "in nats per character over non-overlapping windows that together predict every token after the "
-                               "first (the last window shorter). Prints JSON: loss, bits_per_char, token_loss, chars, tokens.")
+                               "first (the last window shorter). Prints JSON: loss, bits_per_char, token_loss, chars, tokens, and "
+                               "the device and dtype it ran at.")
     p.add_argument("model_dir", type=Path, help="a saved model directory, e.g. runs/main/model")
     p.add_argument("--data", type=Path, required=True, help="a local UTF-8 text file")
     p.add_argument("--split", choices=("all", "train", "val"), default="all", help="the whole file, or nanoGPT's first 90%% / last 10%%")
     p.add_argument("--block-size", type=_int_at_least(1), default=None, help="window length (default: the model's context)")
     p.add_argument("--batch-size", type=_int_at_least(1), default=32, help="windows per forward pass")
+    _add_device_arguments(p)
     return parser
 
 
@@ -258,11 +271,12 @@ def run(argv):
             from tiny_onn.train import train
             return train(train_config(args))
         if args.command == "generate":
-            text = generate(args.model_dir, args.prompt, args.max_new_tokens, args.temperature, args.greedy, args.top_k, args.seed)
+            text = generate(args.model_dir, args.prompt, args.max_new_tokens, args.temperature, args.greedy, args.top_k, args.seed,
+                            args.device, args.dtype)
             print(text)
             return text
         if args.command == "eval":
-            result = evaluate_file(args.model_dir, args.data, args.block_size, args.split, args.batch_size)
+            result = evaluate_file(args.model_dir, args.data, args.block_size, args.split, args.batch_size, args.device, args.dtype)
             print(json.dumps(result, indent=1))
             return result
     except (OSError, ValueError, CheckpointError) as e:  # bad input (FileNotFoundError is an OSError): a message, not a traceback
