@@ -158,7 +158,10 @@ def padded_grouped_mm(a: Tensor, b: Tensor, pairs: ExpertPairs) -> Tensor:
 
 def gathered_grouped_mm(a: Tensor, b: Tensor, pairs: ExpertPairs) -> Tensor:
     "`grouped_mm` pair by pair: each pair gathers its expert's matrix. Cheapest when there are fewer pairs than experts."
-    if b.dim() == 3: return torch.bmm(a.unsqueeze(1), b.index_select(0, pairs.expert)).squeeze(1)  # (P, n)
+    if b.dim() == 3:  # gather whole matrices from contiguous storage (a transposed view is gathered as its transpose)
+        bt = b.transpose(1, 2)
+        picked = bt.index_select(0, pairs.expert).transpose(1, 2) if bt.is_contiguous() else b.index_select(0, pairs.expert)
+        return torch.bmm(a.unsqueeze(1), picked).squeeze(1)  # (P, n)
     E = pairs.ends.shape[0]
     outer = a.T.unsqueeze(2) * b.unsqueeze(1)  # (P, m, n): each pair's rank-one term
     return outer.new_zeros(E, *outer.shape[1:]).index_add_(0, pairs.expert, outer)  # (E, m, n)
