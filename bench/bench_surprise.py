@@ -32,7 +32,7 @@ def build(config: str, d=128, n_layers=4, n_heads=4, n_experts=32, expert_dim=64
             super().__init__()
             self.qkv, self.proj = nn.Linear(d, 3 * d, bias=False), nn.Linear(d, d, bias=False)
             loss = RouterLoss("sml" if config == "sml" else "none")
-            self.moe = DynMoE.build(d, n_experts, expert_dim, loss=loss)
+            self.moe = DynMoE.build(d, n_experts, expert_dim, loss=loss, backend="dense")  # every pair, as the recorded run
             self.moe.experts.capture = config in ("capture", "sml")
 
         def forward(self, x, fulls):
