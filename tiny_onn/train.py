@@ -24,7 +24,7 @@ from .checkpoint import save_checkpoint, load_checkpoint, rng_state, set_rng_sta
 from .data import (prepare_data, windows, WindowSampler, word_stream, evaluate, estimate_loss, sample_text, DEVICES, DTYPES,
                    resolve_device, precision, model_device)
 from .losses import sml_loss, load_balancing_loss, sdl_loss
-from .moe import moe_layers, surprise_backward
+from .moe import moe_layers, surprise_backward, surprise_schedule
 from .monitor import PredictiveIntegrity, TIME_COLUMNS, metric_columns, routing_metrics, entropy, fmt, k_histograms, plot_run
 
 # %% ../nbs/07_train.ipynb #6
@@ -474,6 +474,7 @@ def train(cfg: TrainConfig, # the run; validated here
         while step < cfg.max_steps:
             t_step = time.perf_counter()
             model.train()
+            surprise_schedule(model, step)  # MoE layers with a scan period compute every pair on their steps
             lr = set_lr(optimizers, step, cfg)
             idx = windows(sampler.next_starts().to(device), cfg.block_size)
             x, y = train_ids[idx[:, :-1]], train_ids[idx[:, 1:]]
