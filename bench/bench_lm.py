@@ -247,7 +247,8 @@ def main():
     done = lambda arm: (runs / arm / "summary.json").exists() and (runs / arm / "model").is_dir()
     todo = [] if a.skip_training else [arm for arm in a.arms if not done(arm)]
     if todo:
-        peak.update(run_training(todo, a.corpus, runs, a.steps, a.jobs))
+        new = run_training(todo, a.corpus, runs, a.steps, a.jobs)
+        peak = {**(json.loads(peak_file.read_text()) if peak_file.exists() else {}), **new}  # another invocation may have written meanwhile
         peak_file.write_text(json.dumps(peak))
     results = {}
     for arm in a.arms:

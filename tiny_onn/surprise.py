@@ -138,7 +138,8 @@ def _grouped_mm_runs(*ts: Tensor) -> bool:
     dev = ts[0].device
     if dev.type == "cuda": ok_device = torch.cuda.get_device_capability(dev) >= (9, 0)  # its CUDA kernel needs SM90+
     else: ok_device = dev.type == "cpu"
-    def aligned(t): return all(s * t.element_size() % 16 == 0 for s in t.stride() if s != 1) and t.data_ptr() % 16 == 0
+    def aligned(t):  # the CPU kernel takes any base address (weights loaded from safetensors may sit 8 bytes off)
+        return all(s * t.element_size() % 16 == 0 for s in t.stride() if s != 1) and (dev.type == "cpu" or t.data_ptr() % 16 == 0)
     return ok_device and all(t.dtype in (torch.float32, torch.bfloat16, torch.float16) and aligned(t) for t in ts)
 
 
