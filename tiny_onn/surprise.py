@@ -222,7 +222,8 @@ class GroupedExpertMix(torch.autograd.Function):
             with torch.no_grad():
                 rec = torch.promote_types(x.dtype, torch.float32)  # a bfloat16 step still records float32 Surprise
                 g_sq, x_sq = g.pow(2).sum(-1).to(rec), x.pow(2).sum(-1).to(rec)  # (T,)
-                param_p = (g_sq[tok] * h.to(rec).pow(2).sum(-1) + x_sq[tok] * duv_unit.to(rec).pow(2).sum(-1)).sqrt()  # (P,)
+                sq = lambda t: torch.linalg.vecdot(t, t).to(rec)  # row sums of squares, no squared copy
+                param_p = (g_sq[tok] * sq(h) + x_sq[tok] * sq(duv_unit)).sqrt()  # (P,)
                 nan = x.new_full((T, E), float("nan"), dtype=rec)
                 w_abs = w.detach().abs().to(rec)  # (T, E)
                 ctx.sink(Surprise(
