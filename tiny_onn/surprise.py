@@ -290,6 +290,8 @@ class SwiGLUExperts(nn.Module):
         sink = self._publish if self.capture and torch.is_grad_enabled() else None
         if self.backend == "dense" or every_pair:
             y = expert_mix(x2, w2, self.gate_up, self.down, sink, self.variants)
+        elif not torch.is_grad_enabled() and extra is None and x2.shape[0] * 4 <= self.n_experts:
+            y = self._few_tokens(x2, w2)
         else:
             wanted = w2 != 0  # (T, E) every pair that contributes to the output
             if extra is not None: wanted = wanted | extra.reshape(-1, self.n_experts)
@@ -297,6 +299,17 @@ class SwiGLUExperts(nn.Module):
         return y.view(*lead, self.d_model)
 
     def _publish(self, s: Surprise): self.surprise = s
+
+    def _few_tokens(self, x: Tensor, w: Tensor) -> Tensor:
+        "Inference on a few tokens (generation): each routed pair gathers its expert's weights; no sorting, no autograd."
+        x, w, gate_up, down = _autocast(x, w, self.gate_up, self.down)
+        tok, exp = w.nonzero(as_tuple=True)  # (P,) each
+        I = self.expert_dim
+        W1 = gate_up.index_select(0, exp).view(len(exp), 2 * I, -1)  # (P, 2I, d)
+        uv = (W1 * x.index_select(0, tok).unsqueeze(1)).sum(-1)  # (P, 2I); a batched matrix-vector bmm is 5x slower on the CPU
+        h = F.silu(uv[:, :I]) * uv[:, I:]  # (P, I)
+        o = torch.bmm(h.unsqueeze(1), down.index_select(0, exp)).squeeze(1)  # (P, d)
+        return x.new_zeros(x.shape).index_add_(0, tok, w[tok, exp].unsqueeze(-1) * o)
 
     def extra_repr(self):
         return f"d_model={self.d_model}, n_experts={self.n_experts}, expert_dim={self.expert_dim}, backend={self.backend!r}, capture={self.capture}"
