@@ -129,7 +129,7 @@ def main():
     axes[0].set(xscale="log", yscale="log", xlabel="experts E (k=6 active, width 64)", ylabel="ms per forward + backward",
                 title="step time at constant active width")
     axes[1].set(xscale="log", xlabel="experts E (k=6 active, width 64)", ylabel="MiB", title="peak RSS of the process")
-    for ax in axes: ax.set_xticks(EXPERT_COUNTS, [str(E) for E in EXPERT_COUNTS]); ax.legend(fontsize=8)
+    for ax in axes: ax.minorticks_off(); ax.set_xticks(EXPERT_COUNTS, [str(E) for E in EXPERT_COUNTS]); ax.legend(fontsize=8)
     fig.suptitle(f"One MoE feed-forward on CPU (one thread), T={T}, d={D}; {date}", fontsize=10)
     fig.tight_layout()
     fig.savefig(a.out / f"experts_{date}.png", dpi=110)
