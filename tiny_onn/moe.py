@@ -18,7 +18,7 @@ from torch import Tensor
 from .surprise import SwiGLUExperts, SURPRISE_VARIANTS
 from .routing import DynMoEGate, TopKGate, Routing
 from .gaussian import GaussianGate, HierarchicalGaussianGate
-from .losses import sml_loss, load_balancing_loss, sdl_loss
+from .losses import sml_loss, load_balancing_loss, sdl_loss, SML_TARGETS
 
 # %% ../nbs/03_moe.ipynb #6
 ROUTER_LOSSES = ("none", "load_balancing", "sdl", "sml")
@@ -33,12 +33,16 @@ class RouterLoss:
     w_kl: float = 1.0  # SML: weight of KL(softmax(-S/tau) || router)
     ce_temperature: float = 1.0  # SML: router logits are divided by this inside the CE
     kl_tau: float = 1.0  # SML: temperature of the Surprise target distribution
+    kl_target: str = "raw"  # SML: the KL target from S ("raw", the original) or from log S ("log": free of the loss's scale)
     target_k: float = 2.0  # SDL: the mean number of active experts the sparsity term pulls toward
 
     def __post_init__(self):
         if self.kind not in ROUTER_LOSSES: raise ValueError(f"unknown router loss {self.kind!r}; choose from {ROUTER_LOSSES}")
         if self.surprise not in SURPRISE_VARIANTS: raise ValueError(f"unknown Surprise variant {self.surprise!r}; choose from {SURPRISE_VARIANTS}")
         if self.weight < 0: raise ValueError(f"router loss weight must be >= 0, got {self.weight}")
+        if self.kl_target not in SML_TARGETS: raise ValueError(f"unknown SML target {self.kl_target!r}; choose from {SML_TARGETS}")
+        if self.kl_target == "log" and self.surprise == "first_order":
+            raise ValueError("kl_target='log' needs a Surprise that is never negative; first_order is signed")
 
 # %% ../nbs/03_moe.ipynb #8
 def checkpointed(fn: Callable, *args, enabled: bool = True):
@@ -81,7 +85,7 @@ class RoutedLayer(nn.Module):
         if self.surprise is None: raise RuntimeError("no Surprise recorded: run the main loss backward (with grad enabled) first")
         logits = self.gate.logits(self._input)  # (T, E): depends on router parameters only
         return self.loss.weight * sml_loss(logits, self.surprise.target(self.loss.surprise, self.routing.mask),
-                                           self.loss.w_ce, self.loss.w_kl, self.loss.ce_temperature, self.loss.kl_tau)
+                                           self.loss.w_ce, self.loss.w_kl, self.loss.ce_temperature, self.loss.kl_tau, self.loss.kl_target)
 
     @torch.no_grad()
     def stats(self) -> dict:
