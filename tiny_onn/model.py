@@ -22,6 +22,7 @@ from transformers.modeling_outputs import MoeCausalLMOutputWithPast
 from .embeddings import HierarchicalEmbedding, TinyOnnTokenizer, WordStream, CHAR_OFFSET
 from .moie import MoIEFFN, NeuronGate
 from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES, SURPRISE_SCOPES
+from .losses import SML_TARGETS
 from .routing import DynMoEGate, TopKGate
 from .gaussian import GaussianGate, HierarchicalGaussianGate
 from .surprise import SwiGLUExperts, EXPERT_BACKENDS
@@ -71,6 +72,7 @@ class TinyOnnConfig(PretrainedConfig):
                  router_loss: str = "sml", # one of ROUTER_LOSSES
                  router_loss_weight: float = 0.01, # w_aux against the main loss
                  surprise_variant: str = "param", # SML target: counterfactual parameter Surprise by default
+                 sml_target: str = "raw", # SML's KL target from S ("raw", the original) or log S ("log", free of the loss's scale)
                  sdl_target_k: float = 2.0, # SDL's sparsity term pulls mean k here
                  attention: str = "dense", # one of ATTENTION_KINDS
                  activation_checkpointing: bool = False, # recompute activations in the backward; gates stay outside. Not named
@@ -92,6 +94,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.bias_update_rate, self.routing_weighting = bias_update_rate, routing_weighting
         self.dynmoe_temperature, self.dynmoe_threshold_init, self.dynmoe_fallback_k = dynmoe_temperature, dynmoe_threshold_init, dynmoe_fallback_k
         self.router_loss, self.router_loss_weight, self.surprise_variant = router_loss, router_loss_weight, surprise_variant
+        self.sml_target = sml_target
         self.sdl_target_k, self.attention, self.activation_checkpointing = sdl_target_k, attention, activation_checkpointing
         self.vocab_size = CHAR_OFFSET + len(self.chars)
         self._check(vocab_size, expert_dim)
@@ -112,6 +115,9 @@ class TinyOnnConfig(PretrainedConfig):
         if self.ffn not in FFN_KINDS: fail(f"ffn={self.ffn!r}; choose from {FFN_KINDS}")
         if self.attention not in ATTENTION_KINDS: fail(f"attention={self.attention!r}; choose from {ATTENTION_KINDS}")
         if self.router_loss not in ROUTER_LOSSES: fail(f"router_loss={self.router_loss!r}; choose from {ROUTER_LOSSES}")
+        if self.sml_target not in SML_TARGETS: fail(f"sml_target={self.sml_target!r}; choose from {SML_TARGETS}")
+        if self.sml_target == "log" and self.surprise_variant == "first_order":
+            fail("sml_target='log' takes the log of Surprise, and surprise_variant='first_order' is signed; use sml_target='raw'")
         if not 0 <= self.dropout < 1: fail(f"dropout must be in [0, 1), got {self.dropout}")
         if (self.ffn == "dynmoe" or self.attention == "dynsmha") and not -1 <= self.dynmoe_threshold_init <= 1:
             fail(f"dynmoe_threshold_init={self.dynmoe_threshold_init} is outside the cosine range [-1, 1]")
@@ -150,7 +156,8 @@ class TinyOnnConfig(PretrainedConfig):
     @property
     def router_loss_spec(self) -> RouterLoss:
         "What trains the expert routers."
-        return RouterLoss(self.router_loss, weight=self.router_loss_weight, surprise=self.surprise_variant, target_k=self.sdl_target_k)
+        return RouterLoss(self.router_loss, weight=self.router_loss_weight, surprise=self.surprise_variant, target_k=self.sdl_target_k,
+                          kl_target=self.sml_target)
 
     @property
     def neuron_loss_spec(self) -> RouterLoss:
