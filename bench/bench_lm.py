@@ -44,6 +44,7 @@ ARMS = {  # name: (label, TinyOnnConfig overrides)
     "tiny_onn_sampled": ("Tiny-ONN, Surprise on routed + 2 sampled pairs", dict(ffn="dynmoe", router_loss="sml", surprise_scope="sampled", surprise_samples=2)),
     "tiny_onn_all": ("Tiny-ONN, Surprise on every pair", dict(ffn="dynmoe", router_loss="sml", surprise_scope="all")),
     "tiny_onn_scan": ("Tiny-ONN, Surprise on routed pairs, every pair each 10th step", dict(ffn="dynmoe", router_loss="sml", surprise_scan_every=10)),
+    "tiny_onn_log": ("Tiny-ONN, Surprise on routed pairs, scale-free SML target (log S)", dict(ffn="dynmoe", router_loss="sml", sml_target="log")),
     "tiny_onn_8x128": ("Tiny-ONN, 8 x 128 experts", dict(ffn="dynmoe", router_loss="sml", n_experts=8, expert_dim=128)),
     # sparse attention, each with the dense arm's MLP, so they differ from it only in attention
     "dynsmha": ("DynSMHA attention (heads as experts), dense MLP", dict(ffn="dense", intermediate_size=TARGET_K * EXPERT_DIM,
@@ -88,7 +89,7 @@ def launch(arm: str, cfg: dict, run_dir: Path):
 
 def run_training(arms: list, corpus: Path, runs: Path, steps: int, jobs: int) -> dict:
     "Phase 1: train every arm in its own process, `jobs` at a time; return {arm: peak RSS in MiB}."
-    slowest_first = ["tiny_onn_all", "tiny_onn_8x128", "tiny_onn_sampled", "tiny_onn_scan", "tiny_onn", "dynsiha", "dynmoe_sdl", "topk_lb",
+    slowest_first = ["tiny_onn_all", "tiny_onn_8x128", "tiny_onn_sampled", "tiny_onn_scan", "tiny_onn_log", "tiny_onn", "dynsiha", "dynmoe_sdl", "topk_lb",
                      "dynsmha", "dense_wide", "dense"]  # packs the lanes evenly
     pending, running, peak = sorted(arms, key=slowest_first.index), {}, {}
     while pending or running:
