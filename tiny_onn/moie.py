@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .budget import BudgetController
 from .surprise import Surprise
 from .routing import Routing
 from .moe import RoutedLayer, RouterLoss, checkpointed
@@ -28,6 +29,7 @@ class NeuronGate(nn.Module):
     def __init__(self, in_features: int, # d: input size (the gate's `d_model`)
                  out_features: int, # N: neurons, one key and one gate each (the gate's `n_experts`)
                  eps: float = 1e-6, # rms_norm epsilon: a zero input scores 0 everywhere
+                 budget: Optional[float] = None, # mean fraction of neurons active per token, held by a `BudgetController`; None = gates alone
                 ):
         super().__init__()
         if in_features < 1 or out_features < 1:
@@ -35,6 +37,7 @@ class NeuronGate(nn.Module):
         self.d_model, self.n_experts, self.eps = in_features, out_features, float(eps)
         self.keys = nn.Parameter(torch.empty(out_features, in_features))  # (N, d)
         self.gates = nn.Parameter(torch.empty(out_features))  # (N,) thresholds on the score scale
+        self.controller = BudgetController(out_features, budget) if budget is not None else None  # no state without a budget
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -48,10 +51,17 @@ class NeuronGate(nn.Module):
         x = x.to(self.keys.dtype)  # a bfloat16 input cached under autocast, scored again outside it (SML, decoupled router)
         return F.rms_norm(x, (self.d_model,), eps=self.eps) @ self.keys.T
 
+    def margin(self, x: Tensor) -> Tensor:
+        "(T, d) -> (T, N) score - gate, before any budget offset: > 0 means the neuron would fire on its own."
+        return self.logits(x) - self.gates
+
     def forward(self, x: Tensor, # (T, d) token inputs (flatten leading dims first)
                ) -> Routing: # (T, N) weights = activations, mask = weights > 0, logits = scores
         scores = self.logits(x)  # (T, N)
-        a = F.relu(scores - self.gates)  # (T, N): exactly 0 below the gate
+        margin = scores - self.gates  # (T, N)
+        if self.controller is not None: margin = self.controller(margin)  # minus each neuron's budget offset
+        a = F.relu(margin)  # (T, N): exactly 0 below the gate
+        if self.controller is not None: self.controller.observe(a > 0)
         return Routing(a, a > 0, scores)
 
     def extra_repr(self): return f"in_features={self.d_model}, out_features={self.n_experts}"
@@ -100,8 +110,9 @@ class MoIELinear(RoutedLayer):
                  out_features: int, # N: neurons = experts
                  loss: RouterLoss = RouterLoss("none"), # what trains the gate besides the main loss
                  capture: bool = True, # record Surprise in the backward (O(T N)); forced on for SML
+                 budget: Optional[float] = None, # mean fraction of neurons active per token; None = the gates alone decide
                 ):
-        super().__init__(NeuronGate(in_features, out_features), loss)
+        super().__init__(NeuronGate(in_features, out_features, budget=budget), loss)
         self.in_features, self.out_features = in_features, out_features
         self.linear = nn.Linear(in_features, out_features, bias=False)  # a real Linear: inits and flags apply to it
         self.capture = capture or loss.kind == "sml"  # SML cannot work without Surprise
@@ -140,11 +151,12 @@ class MoIEFFN(nn.Module):
                  loss: RouterLoss = RouterLoss("none"), # router loss of both layers
                  act: Optional[nn.Module] = None, # the nonlinearity between them; None = GELU
                  capture: bool = True, # record Surprise in both layers
+                 budget: Optional[float] = None, # mean fraction of neurons active per token, in each layer
                 ):
         super().__init__()
-        self.up = MoIELinear(d_model, hidden, loss, capture)
+        self.up = MoIELinear(d_model, hidden, loss, capture, budget)
         self.act = nn.GELU() if act is None else act
-        self.down = MoIELinear(hidden, d_model, loss, capture)
+        self.down = MoIELinear(hidden, d_model, loss, capture, budget)
         self.down.linear.residual_output = True  # the model scales the init of residual-stream writers
 
     def forward(self, x: Tensor) -> Tensor: return self.down(self.act(self.up(x)))

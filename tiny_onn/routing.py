@@ -14,6 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .budget import BudgetController
+
 # %% ../nbs/01_routing.ipynb #7
 @dataclass
 class Routing:
@@ -80,6 +82,7 @@ class DynMoEGate(nn.Module):
                  threshold_init: float = 0.0, # initial threshold on the cosine scale; 0 activates ~E/2 experts at first
                  fallback_k: Optional[int] = 1, # experts forced on for a token that activates none; None = no fallback
                  weighting: str = "softmax", # "softmax" over the active experts' logits, or "uniform" 1/k (DynMoE)
+                 budget: Optional[float] = None, # mean active experts per token, held by a `BudgetController`; None = thresholds alone
                 ):
         super().__init__()
         if d_model < 1 or n_experts < 1: raise ValueError(f"d_model and n_experts must be >= 1, got {d_model}, {n_experts}")
@@ -87,10 +90,13 @@ class DynMoEGate(nn.Module):
         if fallback_k is not None and not 1 <= fallback_k <= n_experts:
             raise ValueError(f"fallback_k must be None or in [1, n_experts={n_experts}], got {fallback_k}")
         if weighting not in WEIGHTINGS: raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+        if budget is not None and not 0 < budget <= n_experts: raise ValueError(f"budget must be in (0, n_experts={n_experts}], got {budget}")
         self.d_model, self.n_experts, self.temperature = d_model, n_experts, float(temperature)
         self.threshold_init, self.fallback_k, self.weighting = float(threshold_init), fallback_k, weighting
         self.prototypes = nn.Parameter(torch.empty(n_experts, d_model))  # (E, d)
         self.thresholds = nn.Parameter(torch.empty(n_experts))  # (E,) on the cosine scale
+        # registered only with a budget, so checkpoints of gates without one keep loading
+        self.controller = BudgetController(n_experts, budget / n_experts) if budget is not None else None
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -104,6 +110,10 @@ class DynMoEGate(nn.Module):
         _check_tokens(x, self.d_model)
         return F.normalize(x, dim=-1) @ F.normalize(self.prototypes, dim=-1).T
 
+    def margin(self, x: Tensor) -> Tensor:
+        "(T, d) -> (T, E) (cos - threshold) / temperature, before any budget offset: > 0 means e would fire on its own."
+        return (self.cosine(x) - self.thresholds) / self.temperature
+
     def logits(self, x: Tensor) -> Tensor:
         "(T, d) -> (T, E) cos(x_t, prototype_e) / temperature: a pure function of `x` and the gate's parameters."
         return self.cosine(x) / self.temperature
@@ -113,11 +123,13 @@ class DynMoEGate(nn.Module):
         cos = self.cosine(x)  # (T, E)
         logits = cos / self.temperature
         z = (cos - self.thresholds) / self.temperature  # (T, E) margin: active iff z > 0
+        if self.controller is not None: z = self.controller(z)  # minus each expert's budget offset
         hard = z > 0
         fallback = ~hard.any(-1)  # (T,) tokens that matched nothing
         if self.fallback_k is not None and bool(fallback.any()):
             top = logits.detach().topk(self.fallback_k, dim=-1).indices  # (T, fallback_k)
             hard = hard | (torch.zeros_like(hard).scatter_(-1, top, True) & fallback[:, None])
+        if self.controller is not None: self.controller.observe(hard)
         m = straight_through(hard, torch.sigmoid(z))  # (T, E): exactly `hard`; backward sigmoid'(z)
         return Routing(mix_weights(logits, m, hard, self.weighting), hard, logits, fallback, soft_k=m.sum(-1))
 
@@ -125,7 +137,7 @@ class DynMoEGate(nn.Module):
         return (f"d_model={self.d_model}, n_experts={self.n_experts}, temperature={self.temperature}, "
                 f"fallback_k={self.fallback_k}, weighting={self.weighting!r}")
 
-# %% ../nbs/01_routing.ipynb #32
+# %% ../nbs/01_routing.ipynb #34
 class TopKGate(nn.Module):
     "Top-k softmax gate (Switch/GShard/Mixtral style): a linear router, softmax, keep top-k, renormalise."
     def __init__(self, d_model: int, # hidden size d
