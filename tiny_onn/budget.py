@@ -31,9 +31,9 @@ class BudgetController(nn.Module):
         self.register_buffer("steps", torch.zeros((), dtype=torch.long))  # updates so far; the first sets the offsets outright
 
     @property
-    def level(self) -> float:
-        "The fraction of the tokens each expert's offset is set to let through."
-        return min(1.0, self.budget * math.exp(self.log_gain.item()))
+    def level(self) -> Tensor:
+        "() the fraction of the tokens each expert's offset is set to let through (a tensor: no device sync per step)."
+        return (self.budget * self.log_gain.exp()).clamp(max=1.0)
 
     @property
     def updating(self) -> bool:
@@ -49,9 +49,9 @@ class BudgetController(nn.Module):
 
     @torch.no_grad()
     def _update(self, margin: Tensor):
-        q = torch.quantile(margin.to(self.offset.dtype), 1 - self.level, dim=0)  # (E,) lets `level` of this batch through
-        if self.steps == 0: self.offset.copy_(q)
-        else: self.offset.lerp_(q, self.momentum)
+        margin = margin.to(self.offset.dtype)
+        q = torch.quantile(margin, 1 - self.level.to(margin.dtype), dim=0)  # (E,) lets `level` of this batch through
+        self.offset.lerp_(q, torch.where(self.steps == 0, 1.0, self.momentum).to(q.dtype))  # the first step jumps
         self.steps += 1
 
     def observe(self, active: Tensor): # (T, E) bool: what the gate finally activated, fallbacks included
@@ -59,7 +59,7 @@ class BudgetController(nn.Module):
         if not self.updating or self.gain_rate == 0 or active.numel() == 0: return  # checked before no_grad hides it
         with torch.no_grad():
             rate = active.float().mean().clamp_min(1 / active.numel())  # never log 0
-            self.log_gain += self.gain_rate * (math.log(self.budget) - rate.log().item())
+            self.log_gain += self.gain_rate * (math.log(self.budget) - rate.log())
             self.log_gain.clamp_(max=-math.log(self.budget))  # a level above 1 means nothing
 
     def extra_repr(self): return f"n_experts={self.n_experts}, budget={self.budget}, momentum={self.momentum}, gain_rate={self.gain_rate}"
