@@ -25,8 +25,10 @@ class HeadRouter(RoutedLayer):
                  threshold_init: float = 0.0, # initial cosine threshold: ~half the heads active at first
                  fallback_k: Optional[int] = 1, # heads forced on for a token whose scores activate none
                  weighting: str = "softmax", # how active heads are mixed: "softmax" over their logits, or "uniform"
+                 budget: Optional[float] = None, # mean fraction of heads active per token, held by a controller; None = thresholds alone
                 ):
-        super().__init__(DynMoEGate(d_model, n_heads, temperature, threshold_init, fallback_k, weighting), RouterLoss("none"))
+        gate = DynMoEGate(d_model, n_heads, temperature, threshold_init, fallback_k, weighting, None if budget is None else budget * n_heads)
+        super().__init__(gate, RouterLoss("none"))
 
     @property
     def surprise(self): return None  # heads have no Surprise engine; the main loss trains this gate
@@ -43,7 +45,7 @@ class DynSMHA(Attention):
         super().__init__(config, layer_idx)
         c = config
         self.head_router = HeadRouter(c.hidden_size, c.num_attention_heads, c.dynmoe_temperature, c.dynmoe_threshold_init,
-                                      c.dynmoe_fallback_k, c.routing_weighting)
+                                      c.dynmoe_fallback_k, c.routing_weighting, c.head_budget)
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Optional[Tensor], cache: Optional[DynamicCache] = None) -> Tensor:
         head_weights = self.head_router(x)  # (B, T, H), decided outside any checkpoint
@@ -56,9 +58,9 @@ class DynSIHA(Attention):
     def __init__(self, config: TinyOnnConfig, layer_idx: int):
         super().__init__(config, layer_idx)
         c, d, H, Hkv, hd = config, config.hidden_size, self.n_heads, self.n_kv, self.head_dim
-        loss = c.neuron_loss_spec  # SML, or only the main loss; Surprise is recorded only for SML
-        self.q_proj, self.k_proj = MoIELinear(d, H * hd, loss, capture=False), MoIELinear(d, Hkv * hd, loss, capture=False)
-        self.v_proj, self.o_proj = MoIELinear(d, Hkv * hd, loss, capture=False), MoIELinear(H * hd, d, loss, capture=False)
+        loss, f = c.neuron_loss_spec, c.neuron_budget  # Surprise is recorded only when the router loss learns from it
+        self.q_proj, self.k_proj = MoIELinear(d, H * hd, loss, False, f), MoIELinear(d, Hkv * hd, loss, False, f)
+        self.v_proj, self.o_proj = MoIELinear(d, Hkv * hd, loss, False, f), MoIELinear(H * hd, d, loss, False, f)
         self.o_proj.linear.residual_output = True
 
     def forward(self, x: Tensor, cos: Tensor, sin: Tensor, mask: Optional[Tensor], cache: Optional[DynamicCache] = None) -> Tensor:

@@ -26,18 +26,20 @@ def run_info(**resolved) -> dict:
                 machine=f"{platform.machine()} {platform.system()}", started=time.strftime("%Y-%m-%d %H:%M:%S"))
 
 # %% ../nbs/10_cli.ipynb #6
-def demo(out: Path, seeds: list, steps: int, weights: list, progress: bool = True, workers: int = 2) -> list:
+def demo(out: Path, seeds: list, steps: int, weights: list, progress: bool = True, workers: int = 2,
+         budgets: list = (None,), # k_budget per run: None = free k
+        ) -> list:
     "The routing demo (see `tiny_onn.demo`): train every arm, write records, a summary table and a plot to `out`."
     from tiny_onn.demo import demo_grid, summarise, plot_demo
     out.mkdir(parents=True, exist_ok=True)
-    (out / "run.json").write_text(json.dumps(run_info(command="demo", seeds=seeds, steps=steps, weights=weights, workers=workers), indent=1))
-    records = demo_grid(seeds=tuple(seeds), steps=steps, weights=tuple(weights), progress=progress, workers=workers)
+    (out / "run.json").write_text(json.dumps(run_info(command="demo", seeds=seeds, steps=steps, weights=weights, budgets=list(budgets), workers=workers), indent=1))
+    records = demo_grid(seeds=tuple(seeds), steps=steps, weights=tuple(weights), budgets=tuple(budgets), progress=progress, workers=workers)
     (out / "routing_demo.json").write_text(json.dumps(records))
     rows = summarise(records)
-    cols = ("weighting", "arm", "aux_weight", "loss", "nmi", "mean_k", "agree")
+    cols = ("weighting", "k_budget", "arm", "aux_weight", "loss", "loss_std", "nmi", "nmi_std", "mean_k", "train_k", "agree")
+    show = lambda c, v: ("free" if v is None else f"{v:g}") if c == "k_budget" else f"{v:.3f}" if isinstance(v, float) else str(v)
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join(f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
+    for r in rows: lines.append("| " + " | ".join(show(c, r[c]) for c in cols) + " |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     import matplotlib.pyplot as plt
     fig = plot_demo(records, rows)
@@ -63,6 +65,14 @@ def _flag_type(tp):
     parse.__name__ = getattr(base, "__name__", str(base))
     return parse
 
+
+def _k_budget(s: str):
+    "An argparse `type`: 'free' (no budget) or a mean number of experts > 0."
+    if s.lower() == "free": return None
+    try: v = float(s)
+    except ValueError: v = None
+    if v is None or not v > 0: raise argparse.ArgumentTypeError(f"must be 'free' or a number of experts > 0, got {s!r}")
+    return v
 
 def _int_at_least(low: int):
     "An argparse `type`: an integer >= `low`."
@@ -217,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds; each arm runs once per seed")
     p.add_argument("--steps", type=_int_at_least(1), default=600, help="optimizer steps per run")
     p.add_argument("--weights", type=float, nargs="+", default=[0.01, 0.1, 1.0], help="router-loss weight grid, the same for every arm")
+    p.add_argument("--budgets", type=_k_budget, nargs="+", default=[None],
+                   help="mean active experts per token of each run ('free' = none; top-k takes it as k), e.g. --budgets free 2")
     p.add_argument("--workers", type=_int_at_least(1), default=2, help="processes running arms in parallel (results do not depend on it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = sub_parser("train", help="train a Tiny-ONN language model (no arguments: the main job into runs/main)",
@@ -264,7 +276,7 @@ def run(argv):
     import transformers  # a command runs: now the libraries load
     transformers.utils.logging.disable_progress_bar()  # loading / "Writing model shards" bars: noise around a command's output
     if args.command == "demo":  # its arguments are checked by the parser; an error inside is a bug, with its traceback
-        return demo(args.out, args.seeds, args.steps, args.weights, progress=not args.no_progress, workers=args.workers)
+        return demo(args.out, args.seeds, args.steps, args.weights, progress=not args.no_progress, workers=args.workers, budgets=args.budgets)
     from tiny_onn.checkpoint import CheckpointError
     try:
         if args.command == "train":

@@ -21,7 +21,7 @@ from transformers.modeling_outputs import MoeCausalLMOutputWithPast
 
 from .embeddings import HierarchicalEmbedding, TinyOnnTokenizer, WordStream, CHAR_OFFSET
 from .moie import MoIEFFN, NeuronGate
-from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES, SURPRISE_SCOPES
+from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES, SURPRISE_SCOPES, AFTER_BACKWARD
 from .losses import SML_TARGETS
 from .routing import DynMoEGate, TopKGate
 from .gaussian import GaussianGate, HierarchicalGaussianGate
@@ -74,6 +74,9 @@ class TinyOnnConfig(PretrainedConfig):
                  surprise_variant: str = "param", # SML target: counterfactual parameter Surprise by default
                  sml_target: str = "raw", # SML's KL target from S ("raw", the original) or log S ("log", free of the loss's scale)
                  sdl_target_k: float = 2.0, # SDL's sparsity term pulls mean k here
+                 k_budget: Optional[float] = None, # ffn='dynmoe': mean active experts per token, held by a controller; None = thresholds alone
+                 neuron_budget: Optional[float] = None, # MoIE layers (ffn='moie', attention='dynsiha'): mean fraction of neurons active
+                 head_budget: Optional[float] = None, # attention='dynsmha': mean fraction of heads active per token
                  attention: str = "dense", # one of ATTENTION_KINDS
                  activation_checkpointing: bool = False, # recompute activations in the backward; gates stay outside. Not named
                                                          # gradient_checkpointing: transformers consumes that config key and drops it
@@ -95,6 +98,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.dynmoe_temperature, self.dynmoe_threshold_init, self.dynmoe_fallback_k = dynmoe_temperature, dynmoe_threshold_init, dynmoe_fallback_k
         self.router_loss, self.router_loss_weight, self.surprise_variant = router_loss, router_loss_weight, surprise_variant
         self.sml_target = sml_target
+        self.k_budget, self.neuron_budget, self.head_budget = k_budget, neuron_budget, head_budget
         self.sdl_target_k, self.attention, self.activation_checkpointing = sdl_target_k, attention, activation_checkpointing
         self.vocab_size = CHAR_OFFSET + len(self.chars)
         self._check(vocab_size, expert_dim)
@@ -119,6 +123,19 @@ class TinyOnnConfig(PretrainedConfig):
         if self.sml_target == "log" and self.surprise_variant == "first_order":
             fail("sml_target='log' takes the log of Surprise, and surprise_variant='first_order' is signed; use sml_target='raw'")
         if not 0 <= self.dropout < 1: fail(f"dropout must be in [0, 1), got {self.dropout}")
+        on_neurons = self.ffn == "moie" or self.attention == "dynsiha"  # layers of neuron gates
+        if self.router_loss == "utility" and not (self.ffn == "dynmoe" or on_neurons):
+            fail(f"router_loss='utility' trains the margins of top-any gates, and ffn={self.ffn!r} with attention={self.attention!r} "
+                 "has none; use ffn='dynmoe' or 'moie', or attention='dynsiha'")
+        if self.k_budget is not None and self.ffn != "dynmoe":
+            fail(f"k_budget holds the mean k of DynMoE's top-any gate, and ffn={self.ffn!r} has none "
+                 "(top-k routers fix k with num_experts_per_tok; MoIE takes neuron_budget)")
+        for name, wanted, where in (("neuron_budget", on_neurons, "ffn='moie' or attention='dynsiha'"),
+                                    ("head_budget", self.attention == "dynsmha", "attention='dynsmha'")):
+            value = getattr(self, name)
+            if value is None: continue
+            if not wanted: fail(f"{name}={value} has no gate to hold: it needs {where}")
+            if not 0 < value <= 1: fail(f"{name} is a fraction of the gate's units and must be in (0, 1], got {value}")
         if (self.ffn == "dynmoe" or self.attention == "dynsmha") and not -1 <= self.dynmoe_threshold_init <= 1:
             fail(f"dynmoe_threshold_init={self.dynmoe_threshold_init} is outside the cosine range [-1, 1]")
         if self.ffn in ("dense", "moie"):  # no expert router: only SML (on MoIE neurons) can apply
@@ -147,6 +164,8 @@ class TinyOnnConfig(PretrainedConfig):
                 fail(f"num_experts_per_tok={self.num_experts_per_tok} is per group here: it must be in [1, n_experts / n_expert_groups = {self.n_experts // G}]")
             if not 1 <= self.groups_per_tok <= G: fail(f"groups_per_tok must be in [1, n_expert_groups={G}], got {self.groups_per_tok}")
         if self.ffn != "dynmoe" and self.router_loss == "sdl": fail("router_loss='sdl' acts on DynMoE prototypes; it needs ffn='dynmoe'")
+        if self.k_budget is not None and not 0 < self.k_budget <= self.n_experts:
+            fail(f"k_budget must be in (0, n_experts={self.n_experts}], got {self.k_budget}")
 
     @classmethod
     def from_tokenizer(cls, tokenizer: TinyOnnTokenizer, **kwargs):
@@ -161,8 +180,8 @@ class TinyOnnConfig(PretrainedConfig):
 
     @property
     def neuron_loss_spec(self) -> RouterLoss:
-        "What trains MoIE neuron gates besides the main loss: SML when the router loss is SML (the others need an expert router)."
-        return self.router_loss_spec if self.router_loss == "sml" else RouterLoss("none")
+        "What trains MoIE neuron gates besides the main loss: SML or utility routing (the others need an expert router)."
+        return self.router_loss_spec if self.router_loss in AFTER_BACKWARD else RouterLoss("none")
 
 # %% ../nbs/06_model.ipynb #10
 class RMSNorm(nn.Module):
@@ -260,10 +279,12 @@ class SwiGLUMLP(nn.Module):
 def feed_forward(c: TinyOnnConfig) -> nn.Module:
     "The block's feed-forward as the config asks: a dense SwiGLU MLP, an MoIE FFN, or an MoE layer with the router `c.ffn`."
     if c.ffn == "dense": return SwiGLUMLP(c.hidden_size, c.intermediate_size)
-    if c.ffn == "moie": return MoIEFFN(c.hidden_size, c.intermediate_size, c.neuron_loss_spec, capture=False)  # Surprise only for SML
+    if c.ffn == "moie":  # Surprise is recorded only when the router loss learns from it
+        return MoIEFFN(c.hidden_size, c.intermediate_size, c.neuron_loss_spec, capture=False, budget=c.neuron_budget)
     gate_kwargs = dict(weighting=c.routing_weighting)
     if c.ffn == "topk": gate_kwargs.update(bias_update_rate=c.bias_update_rate)
-    if c.ffn == "dynmoe": gate_kwargs.update(temperature=c.dynmoe_temperature, threshold_init=c.dynmoe_threshold_init, fallback_k=c.dynmoe_fallback_k)
+    if c.ffn == "dynmoe":
+        gate_kwargs.update(temperature=c.dynmoe_temperature, threshold_init=c.dynmoe_threshold_init, fallback_k=c.dynmoe_fallback_k, budget=c.k_budget)
     if c.ffn == "hierarchical_gaussian": gate_kwargs.update(n_groups=c.n_expert_groups, groups_per_token=c.groups_per_tok)
     return DynMoE.build(c.hidden_size, c.n_experts, c.expert_dim, router=c.ffn, k=c.num_experts_per_tok,
                         loss=c.router_loss_spec, backend=c.expert_backend, scope=c.surprise_scope, samples=c.surprise_samples,

@@ -106,16 +106,17 @@ class NeuronMix(torch.autograd.Function):
 # %% ../nbs/03a_moie.ipynb #13
 class MoIELinear(RoutedLayer):
     "A Linear layer (no bias) whose output neurons are experts routed per token by a `NeuronGate`."
+    weights_sum_to_one = False  # activations are free: more on one neuron takes nothing from the others
     def __init__(self, in_features: int, # d
                  out_features: int, # N: neurons = experts
                  loss: RouterLoss = RouterLoss("none"), # what trains the gate besides the main loss
-                 capture: bool = True, # record Surprise in the backward (O(T N)); forced on for SML
+                 capture: bool = True, # record Surprise in the backward (O(T N)); forced on for SML and utility routing
                  budget: Optional[float] = None, # mean fraction of neurons active per token; None = the gates alone decide
                 ):
         super().__init__(NeuronGate(in_features, out_features, budget=budget), loss)
         self.in_features, self.out_features = in_features, out_features
         self.linear = nn.Linear(in_features, out_features, bias=False)  # a real Linear: inits and flags apply to it
-        self.capture = capture or loss.kind == "sml"  # SML cannot work without Surprise
+        self.capture = capture or loss.needs_surprise  # SML and utility routing learn from Surprise
         self._surprise: Optional[Surprise] = None
 
     def forward(self, x: Tensor, # (..., in_features)

@@ -23,7 +23,8 @@ from torch import Tensor
 from .checkpoint import save_checkpoint, load_checkpoint, rng_state, set_rng_state
 from .data import (prepare_data, windows, WindowSampler, word_stream, evaluate, estimate_loss, sample_text, DEVICES, DTYPES,
                    resolve_device, precision, model_device)
-from .losses import sml_loss, load_balancing_loss, sdl_loss
+from .budget import budgets_frozen
+from .losses import load_balancing_loss, sdl_loss
 from .moe import moe_layers, surprise_backward, surprise_schedule
 from .monitor import PredictiveIntegrity, TIME_COLUMNS, metric_columns, routing_metrics, entropy, fmt, k_histograms, plot_run
 
@@ -250,12 +251,8 @@ def joint_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Opti
 
 
 def experience_of(model: nn.Module) -> list:
-    "What the router phase needs from this step, per MoE layer: detached input and (SML) the Surprise target."
-    exp = []
-    for m in moe_layers(model):
-        target = m.surprise.target(m.loss.surprise, m.routing.mask) if m.loss.kind == "sml" else None
-        exp.append(dict(x=m._input.clone(), surprise=target))
-    return exp
+    "What the router phase needs from this step, per MoE layer: the detached input and (SML, utility) its label."
+    return [dict(x=m._input.clone(), target=m.router_target()) for m in moe_layers(model)]
 
 
 def router_loss_from_experience(model: nn.Module, experience: deque) -> Optional[Tensor]:
@@ -263,15 +260,13 @@ def router_loss_from_experience(model: nn.Module, experience: deque) -> Optional
     total, layers = None, moe_layers(model)
     for step in experience:
         for m, e in zip(layers, step):
-            kind = m.loss.kind
-            if kind == "sml":
-                l = sml_loss(m.gate.logits(e["x"]), e["surprise"], m.loss.w_ce, m.loss.w_kl, m.loss.ce_temperature, m.loss.kl_tau)
-            elif kind == "load_balancing":
-                r = m.gate(e["x"]); l = load_balancing_loss(r.logits, r.mask)
-            elif kind == "sdl":
-                r = m.gate(e["x"]); l = sdl_loss(m.gate.prototypes, r.soft_k, m.loss.target_k)
+            kind, w = m.loss.kind, m.loss.weight
+            if m.loss.needs_surprise: l = m.router_loss_from(e["x"], e["target"])  # already weighted
+            elif kind in ("load_balancing", "sdl"):
+                with budgets_frozen(m.gate): r = m.gate(e["x"])  # a replay is not live traffic: the budget does not count it
+                l = w * (load_balancing_loss(r.logits, r.mask) if kind == "load_balancing" else sdl_loss(m.gate.prototypes, r.soft_k, m.loss.target_k))
             else: continue
-            total = m.loss.weight * l if total is None else total + m.loss.weight * l
+            total = l if total is None else total + l
     return None if total is None else total / len(experience)
 
 
@@ -378,7 +373,7 @@ def build_model(tokenizer, cfg: TrainConfig) -> nn.Module:
         layers = moe_layers(model)
         if not layers: raise ValueError("the decoupled paradigm needs MoE layers: set model.ffn to 'dynmoe' or 'topk'")
         if all(m.loss.kind == "none" for m in layers):
-            raise ValueError("the decoupled paradigm trains the router from its router loss only: set model.router_loss (sml, load_balancing or sdl)")
+            raise ValueError("the decoupled paradigm trains the router from its router loss only: set model.router_loss (sml, utility, load_balancing or sdl)")
     return model
 
 
