@@ -62,7 +62,7 @@ class ClusterTask:
         return x, torch.einsum("ndh,nh->nd", self.w2[k], hidden), k
 
 # %% ../nbs/04_routing_demo.ipynb #13
-ARMS = ("none", "topk_lb", "dynmoe_sdl", "sml_param", "sml_output", "sml_first_order", "sml_log", "utility")
+ARMS = ("none", "topk_lb", "dynmoe_sdl", "sml_param", "sml_output", "sml_first_order", "sml_log", "utility", "topk_null")
 
 @dataclass
 class DemoConfig:
@@ -83,17 +83,19 @@ class DemoConfig:
         if self.arm not in ARMS: raise ValueError(f"unknown arm {self.arm!r}; choose from {ARMS}")
         if self.k_budget is not None and not 0 < self.k_budget <= self.n_experts:
             raise ValueError(f"k_budget must be in (0, n_experts={self.n_experts}], got {self.k_budget}")
-        if self.arm == "topk_lb" and self.k_budget is not None and self.k_budget != int(self.k_budget):
+        if self.arm.startswith("topk") and self.k_budget is not None and self.k_budget != int(self.k_budget):
             raise ValueError(f"top-k needs a whole number of experts; k_budget={self.k_budget}")
 
 def build_layer(cfg: DemoConfig, d: int) -> DynMoE:
     "The one-layer model of an arm."
-    kind = {"none": "none", "topk_lb": "load_balancing", "dynmoe_sdl": "sdl", "utility": "utility"}.get(cfg.arm, "sml")
+    kind = {"none": "none", "topk_lb": "load_balancing", "topk_null": "load_balancing", "dynmoe_sdl": "sdl", "utility": "utility"}.get(cfg.arm, "sml")
     variant = {"sml_output": "output", "sml_first_order": "first_order"}.get(cfg.arm, "param")
     k = cfg.k_budget or 2  # SDL pulls toward it; top-k uses it
     loss = RouterLoss(kind, weight=cfg.aux_weight, surprise=variant, target_k=float(k), kl_target="log" if cfg.arm == "sml_log" else "raw")
-    gate_kwargs = dict(k=int(k)) if cfg.arm == "topk_lb" else dict(budget=cfg.k_budget)
-    layer = DynMoE.build(d, cfg.n_experts, cfg.expert_dim, router="topk" if cfg.arm == "topk_lb" else "dynmoe", loss=loss,
+    if cfg.arm == "topk_lb": gate_kwargs = dict(k=int(k))
+    elif cfg.arm == "topk_null": gate_kwargs = dict(k=2 * int(k), n_null=cfg.n_experts)  # AdaMoE: balance puts half the slots on nulls
+    else: gate_kwargs = dict(budget=cfg.k_budget)
+    layer = DynMoE.build(d, cfg.n_experts, cfg.expert_dim, router="topk" if cfg.arm.startswith("topk") else "dynmoe", loss=loss,
                          weighting=cfg.weighting, backend="dense",  # Surprise for every pair, as the original design had it
                          **gate_kwargs)
     layer.experts.capture = True  # every arm records Surprise, so every arm's agreement with argmin S is measured

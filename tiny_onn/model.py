@@ -65,6 +65,7 @@ class TinyOnnConfig(PretrainedConfig):
                  n_expert_groups: int = 4, # hierarchical Gaussian router: G groups of n_experts / G (the original plan: 10 x 10)
                  groups_per_tok: int = 1, # hierarchical Gaussian router: groups chosen per token
                  bias_update_rate: float = 0.0, # top-k loss-free balancing step; 0 = off
+                 n_null_experts: int = 0, # ffn='topk': AdaMoE null slots (zero output, no compute) a token may pick; 0 = none
                  dynmoe_temperature: float = 0.1, # DynMoE logits = cosine / temperature
                  dynmoe_threshold_init: float = 0.0, # initial cosine threshold, in [-1, 1]
                  dynmoe_fallback_k: Optional[int] = 1, # experts forced on for a token that activates none
@@ -94,7 +95,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.surprise_scope, self.surprise_samples, self.surprise_scan_every = surprise_scope, surprise_samples, surprise_scan_every
         self.n_expert_groups, self.groups_per_tok = n_expert_groups, groups_per_tok
         self.expert_dim = expert_dim if expert_dim is not None else (intermediate_size // n_experts if n_experts else 0)
-        self.bias_update_rate, self.routing_weighting = bias_update_rate, routing_weighting
+        self.bias_update_rate, self.routing_weighting, self.n_null_experts = bias_update_rate, routing_weighting, n_null_experts
         self.dynmoe_temperature, self.dynmoe_threshold_init, self.dynmoe_fallback_k = dynmoe_temperature, dynmoe_threshold_init, dynmoe_fallback_k
         self.router_loss, self.router_loss_weight, self.surprise_variant = router_loss, router_loss_weight, surprise_variant
         self.sml_target = sml_target
@@ -155,7 +156,11 @@ class TinyOnnConfig(PretrainedConfig):
         if expert_dim is None and self.intermediate_size % self.n_experts:
             fail(f"intermediate_size={self.intermediate_size} does not divide into n_experts={self.n_experts} experts; give expert_dim")
         if self.expert_dim < 1: fail(f"expert_dim must be >= 1, got {self.expert_dim}")
-        if self.ffn in ("topk", "gaussian") and not 1 <= self.num_experts_per_tok <= self.n_experts:
+        if self.n_null_experts and self.ffn != "topk": fail(f"n_null_experts are slots of the top-k router; ffn={self.ffn!r} has none")
+        if self.n_null_experts < 0: fail(f"n_null_experts must be >= 0, got {self.n_null_experts}")
+        if self.ffn == "topk" and not 1 <= self.num_experts_per_tok <= self.n_experts + self.n_null_experts:
+            fail(f"num_experts_per_tok must be in [1, n_experts + n_null_experts = {self.n_experts + self.n_null_experts}], got {self.num_experts_per_tok}")
+        if self.ffn == "gaussian" and not 1 <= self.num_experts_per_tok <= self.n_experts:
             fail(f"num_experts_per_tok must be in [1, n_experts={self.n_experts}], got {self.num_experts_per_tok}")
         if self.ffn == "hierarchical_gaussian":
             G = self.n_expert_groups
@@ -282,7 +287,7 @@ def feed_forward(c: TinyOnnConfig) -> nn.Module:
     if c.ffn == "moie":  # Surprise is recorded only when the router loss learns from it
         return MoIEFFN(c.hidden_size, c.intermediate_size, c.neuron_loss_spec, capture=False, budget=c.neuron_budget)
     gate_kwargs = dict(weighting=c.routing_weighting)
-    if c.ffn == "topk": gate_kwargs.update(bias_update_rate=c.bias_update_rate)
+    if c.ffn == "topk": gate_kwargs.update(bias_update_rate=c.bias_update_rate, n_null=c.n_null_experts)
     if c.ffn == "dynmoe":
         gate_kwargs.update(temperature=c.dynmoe_temperature, threshold_init=c.dynmoe_threshold_init, fallback_k=c.dynmoe_fallback_k, budget=c.k_budget)
     if c.ffn == "hierarchical_gaussian": gate_kwargs.update(n_groups=c.n_expert_groups, groups_per_token=c.groups_per_tok)

@@ -25,6 +25,8 @@ class Routing:
     logits: Tensor  # (T, E) router logits: what SML (cross-entropy/KL), load balancing and z-losses act on
     fallback: Optional[Tensor] = None  # (T,) bool, tokens whose own scores activated nothing (DynMoE gate only)
     soft_k: Optional[Tensor] = None  # (T,) float k carrying the straight-through gradient (DynMoE gate only): SDL's sparsity term pulls on it
+    null: Optional[Tensor] = None  # (T, N) bool, the null slots a token chose instead of experts (top-k gate with null experts only)
+    null_logits: Optional[Tensor] = None  # (T, N) router logits of the null slots: load balancing counts them with the experts
 
     @property
     def k(self) -> Tensor:
@@ -142,43 +144,50 @@ class TopKGate(nn.Module):
     "Top-k softmax gate (Switch/GShard/Mixtral style): a linear router, softmax, keep top-k, renormalise."
     def __init__(self, d_model: int, # hidden size d
                  n_experts: int, # E
-                 k: int = 2, # active experts per token
+                 k: int = 2, # slots chosen per token: experts, or null slots when n_null > 0
                  bias_update_rate: float = 0.0, # loss-free balancing step eta; 0 switches the controller off
                  weighting: str = "softmax", # "softmax" over the top-k logits, or "uniform" 1/k (the main loss then cannot train the router)
+                 n_null: int = 0, # null experts (AdaMoE): zero-output slots a token may pick instead of a real expert; 0 = none
                 ):
         super().__init__()
         if d_model < 1 or n_experts < 1: raise ValueError(f"d_model and n_experts must be >= 1, got {d_model}, {n_experts}")
-        if not 1 <= k <= n_experts: raise ValueError(f"k must be in [1, n_experts={n_experts}], got {k}")
+        if not (isinstance(n_null, int) and n_null >= 0): raise ValueError(f"n_null must be an integer >= 0, got {n_null!r}")
+        if not 1 <= k <= n_experts + n_null: raise ValueError(f"k must be in [1, n_experts + n_null = {n_experts + n_null}], got {k}")
         if not bias_update_rate >= 0: raise ValueError(f"bias_update_rate must be >= 0, got {bias_update_rate}")
         if weighting not in WEIGHTINGS: raise ValueError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
         self.d_model, self.n_experts, self.k, self.bias_update_rate = d_model, n_experts, k, float(bias_update_rate)
-        self.weighting = weighting
-        self.router = nn.Linear(d_model, n_experts, bias=False)
-        self.register_buffer("bias", torch.zeros(n_experts))  # (E,) selection-only bias of the balancing controller
+        self.weighting, self.n_null = weighting, n_null
+        self.router = nn.Linear(d_model, n_experts + n_null, bias=False)  # rows after the first E score the null slots
+        self.register_buffer("bias", torch.zeros(n_experts + n_null))  # (E + N,) selection-only bias of the balancing controller
 
     def logits(self, x: Tensor) -> Tensor:
-        "(T, d) -> (T, E) router logits: a pure function of `x` and the router's weight (the bias is not in them)."
+        "(T, d) -> (T, E) router logits of the real experts: a pure function of `x` and the router's weight (the bias is not in them)."
         _check_tokens(x, self.d_model)
-        return self.router(x)
+        return self.router(x)[:, :self.n_experts]
 
     def forward(self, x: Tensor, # (T, d) token inputs
-               ) -> Routing: # (T, E) fields, exactly k active experts per token
-        logits = self.logits(x)  # (T, E)
+               ) -> Routing: # (T, E) fields: exactly k slots per token, of which the real experts are active
+        _check_tokens(x, self.d_model)
+        logits = self.router(x)  # (T, E + N)
         top = (logits.detach() + self.bias).topk(self.k, dim=-1).indices  # (T, k): the bias steers the choice only
         mask = torch.zeros_like(logits, dtype=torch.bool).scatter_(-1, top, True)
         if self.weighting == "uniform": weights = mask.to(logits.dtype) / self.k
         else: weights = logits.masked_fill(~mask, float("-inf")).softmax(-1)  # = softmax, keep top-k, renormalise
-        return Routing(weights, mask, logits)
+        E = self.n_experts
+        if not self.n_null: return Routing(weights, mask, logits)
+        # a null slot outputs zero: its weight is simply dropped, and the token computes one expert fewer
+        return Routing(weights[:, :E], mask[:, :E], logits[:, :E], null=mask[:, E:], null_logits=logits[:, E:])
 
     @torch.no_grad()
-    def update_bias(self, mask: Union[Tensor, Routing]): # (T, E) bool mask of the last step (or its Routing)
-        "Loss-free balancing: bias_e += rate * sign(mean load - load_e). No-op when the rate is 0."
-        if isinstance(mask, Routing): mask = mask.mask
-        if mask.dim() != 2 or mask.shape[1] != self.n_experts:
-            raise ValueError(f"mask must have shape (T, n_experts={self.n_experts}), got {tuple(mask.shape)}")
+    def update_bias(self, mask: Union[Tensor, Routing]): # (T, E + N) bool mask of the last step's slots (or its Routing)
+        "Loss-free balancing: bias_e += rate * sign(mean load - load_e), over experts and null slots. No-op when the rate is 0."
+        if isinstance(mask, Routing): mask = mask.mask if mask.null is None else torch.cat([mask.mask, mask.null], -1)
+        if mask.dim() != 2 or mask.shape[1] != self.n_experts + self.n_null:
+            raise ValueError(f"mask must have shape (T, n_experts + n_null = {self.n_experts + self.n_null}), got {tuple(mask.shape)}")
         if self.bias_update_rate == 0: return
         load = mask.float().sum(0)  # (E,) tokens per expert
         self.bias += self.bias_update_rate * torch.sign(load.mean() - load)
 
     def extra_repr(self):
-        return f"d_model={self.d_model}, n_experts={self.n_experts}, k={self.k}, bias_update_rate={self.bias_update_rate}, weighting={self.weighting!r}"
+        return (f"d_model={self.d_model}, n_experts={self.n_experts}, k={self.k}, bias_update_rate={self.bias_update_rate}, "
+                f"weighting={self.weighting!r}" + (f", n_null={self.n_null}" if self.n_null else ""))

@@ -24,8 +24,8 @@ from .checkpoint import save_checkpoint, load_checkpoint, rng_state, set_rng_sta
 from .data import (prepare_data, windows, WindowSampler, word_stream, evaluate, estimate_loss, sample_text, DEVICES, DTYPES,
                    resolve_device, precision, model_device)
 from .budget import budgets_frozen
-from .losses import load_balancing_loss, sdl_loss
-from .moe import moe_layers, surprise_backward, surprise_schedule
+from .losses import sdl_loss
+from .moe import moe_layers, surprise_backward, surprise_schedule, balancing_loss
 from .monitor import PredictiveIntegrity, TIME_COLUMNS, metric_columns, routing_metrics, entropy, fmt, k_histograms, plot_run
 
 # %% ../nbs/07_train.ipynb #6
@@ -264,7 +264,7 @@ def router_loss_from_experience(model: nn.Module, experience: deque) -> Optional
             if m.loss.needs_surprise: l = m.router_loss_from(e["x"], e["target"])  # already weighted
             elif kind in ("load_balancing", "sdl"):
                 with budgets_frozen(m.gate): r = m.gate(e["x"])  # a replay is not live traffic: the budget does not count it
-                l = w * (load_balancing_loss(r.logits, r.mask) if kind == "load_balancing" else sdl_loss(m.gate.prototypes, r.soft_k, m.loss.target_k))
+                l = w * (balancing_loss(r) if kind == "load_balancing" else sdl_loss(m.gate.prototypes, r.soft_k, m.loss.target_k))
             else: continue
             total = l if total is None else total + l
     return None if total is None else total / len(experience)
