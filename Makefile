@@ -1,4 +1,4 @@
-# tiny-onn: every target but `bench` works from a fresh clone (bench needs the Tiny Shakespeare file, CORPUS=...);
+# tiny-onn: every target but `bench` and `pareto` works from a fresh clone (they need the Tiny Shakespeare file, CORPUS=...);
 # `make install` is idempotent.
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
@@ -8,7 +8,7 @@ STAMP   := .venv/.installed
 TORCH_INDEX ?=
 CORPUS  ?=
 
-.PHONY: install test train demo docs bench export
+.PHONY: install test train demo docs bench pareto export
 
 install: $(STAMP)
 
@@ -30,7 +30,7 @@ train: install
 	.venv/bin/tiny-onn train --out runs/main
 
 demo: install
-	.venv/bin/tiny-onn demo --out runs/demo
+	.venv/bin/tiny-onn demo --out runs/demo --seeds 0 1 2 3 4 --budgets free 2
 
 docs: install
 	$(PY) docs/build.py
@@ -41,3 +41,7 @@ bench: install
 	$(PY) bench/bench_lm.py --corpus $(CORPUS) --out bench/results
 	$(PY) bench/bench_experts.py --out bench/results
 	$(PY) bench/bench_surprise.py --out bench/results
+
+pareto: install  # every router at equal active width, k in {2,4,6,12}, 3 seeds at k=6: ~32 runs, ~2 h on 2 cores
+	@test -n "$(CORPUS)" || { echo "make pareto needs the Tiny Shakespeare file: make pareto CORPUS=path/to/input.txt"; exit 2; }
+	$(PY) bench/bench_pareto.py --corpus $(CORPUS) --out bench/results

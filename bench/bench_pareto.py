@@ -15,14 +15,13 @@ Families (k = mean active experts per token; the dense arm's SwiGLU width is 64 
 - `none_budget`: the budget controller alone, no router loss: what the router loss adds on top of the budget.
 
     python bench/bench_pareto.py --corpus path/to/tinyshakespeare.txt --out bench/results
-    python bench/bench_pareto.py --corpus ... --reuse bench/results/lm_runs_2026-12-05   # adopt identical finished runs
+    python bench/bench_pareto.py --corpus ... --runs bench/results/pareto_runs_DATE   # continue, or analyse again
 
-Runs already finished in the run directory are not trained again, so an interrupted invocation continues; `--reuse`
-adopts runs of `bench_lm.py` whose configuration is identical (dense, topk_lb, dynmoe_sdl, tiny_onn at k = 6).
+Runs already finished in the run directory are not trained again, so an interrupted invocation continues.
 Throughput (tokens/s of a training step, one thread, round-robin) is measured after all training, on the trained
 models. Writes OUT/pareto_DATE.json, .md and .png.
 """
-import argparse, json, os, platform, shutil, sys, time
+import argparse, json, os, platform, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,6 @@ FAMILIES = {  # name: (label, TinyOnnConfig overrides for mean k)
     "utility_budget": ("utility routing + budget", lambda k: dict(ffn="dynmoe", router_loss="utility", k_budget=float(k))),
     "none_budget": ("budget, no router loss", lambda k: dict(ffn="dynmoe", router_loss="none", k_budget=float(k))),
 }
-REUSABLE = {"dense": "dense_k6_s1337", "topk_lb": "topk_lb_k6_s1337", "dynmoe_sdl": "dynmoe_sdl_k6_s1337", "tiny_onn": "sml_k6_s1337"}
 
 
 def plan() -> list:
@@ -59,25 +57,6 @@ def train_config(family: str, k: int, seed: int, corpus: Path, out: Path, steps:
 
 
 def done(run_dir: Path) -> bool: return (run_dir / "summary.json").exists() and (run_dir / "model").is_dir()
-
-
-def adopt(reuse: Path, runs: Path, corpus: Path, steps: int) -> dict:
-    "Copy finished bench_lm runs whose training configuration equals ours (except the output path); return their peak RSS."
-    peak = json.loads((reuse / "peak_rss.json").read_text())
-    adopted = {}
-    for old, new in REUSABLE.items():
-        family, k, seed = new.rsplit("_k", 1)[0], 6, 1337
-        src, dst = reuse / old, runs / new
-        if done(dst) or not done(src): continue
-        theirs = {**json.loads((src / "config.json").read_text()), "out": None}
-        ours = {**train_config(family, k, seed, corpus, dst, steps), "out": None}
-        if theirs != ours: print(f"not adopting {src}: its configuration differs"); continue
-        shutil.copytree(src, dst)
-        (dst / "config.json").write_text(json.dumps({**theirs, "out": str(dst)}, indent=1))
-        (dst / "adopted_from.txt").write_text(f"{src}\n")
-        adopted[new] = peak[old]
-        print(f"adopted {src} as {new}")
-    return adopted
 
 
 def train_all(todo: list, corpus: Path, runs: Path, steps: int, jobs: int) -> dict:
@@ -159,7 +138,6 @@ def main():
     p.add_argument("--corpus", type=Path, required=True, help="Tiny Shakespeare's input.txt (SHA-256 checked)")
     p.add_argument("--out", type=Path, default=Path("bench/results"), help="where the record, table, plot and run directories go")
     p.add_argument("--runs", type=Path, default=None, help="run directory (default OUT/pareto_runs_DATE); reuse one to continue it")
-    p.add_argument("--reuse", type=Path, default=None, help="a bench_lm run directory whose identical k = 6 runs are adopted")
     p.add_argument("--only", nargs="+", default=None, help="train only these runs (names as in the table: family_kK_sSEED)")
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--jobs", type=int, default=2, help="runs trained at once (one torch thread each)")
@@ -171,9 +149,6 @@ def main():
     runs = a.runs or a.out / f"pareto_runs_{date}"
     runs.mkdir(parents=True, exist_ok=True)
     peak_file = runs / "peak_rss.json"
-    if a.reuse:
-        adopted = adopt(a.reuse, runs, a.corpus, a.steps)
-        peak_file.write_text(json.dumps({**(json.loads(peak_file.read_text()) if peak_file.exists() else {}), **adopted}))
     todo = [r for r in plan() if not done(runs / r[0]) and (a.only is None or r[0] in a.only)]
     if todo: train_all(todo, a.corpus, runs, a.steps, a.jobs)
     if a.train_only: return
