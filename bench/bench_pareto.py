@@ -5,14 +5,10 @@ The question: at equal active compute, does a Surprise-driven router beat top-k 
 more than the seed spread? Every arm is `tiny_onn.train.train` at the nanoGPT baby-GPT budget of `bench_lm.py` (same
 data split, optimizer, schedule, 2000 steps, router-loss weight 0.01), in its own process with one torch thread.
 
-Families (k = mean active experts per token; the dense arm's SwiGLU width is 64 k, the same active width):
-- `dense`: dense SwiGLU MLP of width 64 k;
-- `topk_lb`: top-k router, k experts, Switch load balancing;
-- `dynmoe_sdl`: DynMoE top-any router, SDL whose sparsity term pulls mean k toward k (its own mechanism, no controller);
-- `sml`: Tiny-ONN's SML as specified (raw KL target, no budget): k is wherever it drifts, one point;
-- `sml_log_budget`: SML with the scale-free target (log S), the budget controller holding mean k;
-- `utility_budget`: utility routing (BCE of gate margins on the sign of -dL/dw), the budget controller holding mean k;
-- `none_budget`: the budget controller alone, no router loss: what the router loss adds on top of the budget.
+The families (k = mean active experts per token; the dense arm's SwiGLU width is 64 k, the same active width) are
+`tiny_onn.compare.ROUTER_FAMILIES`, explained in nbs/09_equal_compute.ipynb: dense, top-k + load balancing, DynMoE +
+SDL, SML as specified (no budget: one point wherever its k drifts), SML with the log-S target + budget, utility
+routing + budget, and the budget alone with no router loss.
 
     python bench/bench_pareto.py --corpus path/to/tinyshakespeare.txt --out bench/results
     python bench/bench_pareto.py --corpus ... --runs bench/results/pareto_runs_DATE   # continue, or analyse again
@@ -31,15 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import bench_lm  # the corpus check, one run's training process, the analysis and the throughput timing
 
 KS, SEEDS, STEPS = (2, 4, 6, 12), (1337, 1338, 1339), 2000
-FAMILIES = {  # name: (label, TinyOnnConfig overrides for mean k)
-    "dense": ("dense SwiGLU, width 64 k", lambda k: dict(ffn="dense", intermediate_size=64 * k, router_loss="none")),
-    "topk_lb": ("top-k + load balancing", lambda k: dict(ffn="topk", num_experts_per_tok=k, router_loss="load_balancing")),
-    "dynmoe_sdl": ("DynMoE + SDL (target k)", lambda k: dict(ffn="dynmoe", router_loss="sdl", sdl_target_k=float(k))),
-    "sml": ("Tiny-ONN SML as specified (no budget)", lambda k: dict(ffn="dynmoe", router_loss="sml")),
-    "sml_log_budget": ("SML, log-S target + budget", lambda k: dict(ffn="dynmoe", router_loss="sml", sml_target="log", k_budget=float(k))),
-    "utility_budget": ("utility routing + budget", lambda k: dict(ffn="dynmoe", router_loss="utility", k_budget=float(k))),
-    "none_budget": ("budget, no router loss", lambda k: dict(ffn="dynmoe", router_loss="none", k_budget=float(k))),
-}
+from tiny_onn.compare import ROUTER_FAMILIES as FAMILIES, equal_width_model  # the families, defined and checked in 09_equal_compute
 
 
 def plan() -> list:
@@ -52,7 +40,7 @@ def plan() -> list:
 
 def train_config(family: str, k: int, seed: int, corpus: Path, out: Path, steps: int) -> dict:
     cfg = bench_lm.train_config("dense", corpus, out, steps)  # the shared budget; the model is replaced below
-    cfg.update(seed=seed, model={**bench_lm.COMMON, **FAMILIES[family][1](k)})
+    cfg.update(seed=seed, model={**bench_lm.COMMON, **equal_width_model(family, k, bench_lm.COMMON["n_experts"], bench_lm.EXPERT_DIM)})
     return cfg
 
 
