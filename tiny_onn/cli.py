@@ -7,7 +7,7 @@ __all__ = ['run_info', 'demo', 'train_fields', 'add_train_arguments', 'model_ove
            'evaluate_file', 'build_parser', 'main', 'run']
 
 # %% ../nbs/10_cli.ipynb #3
-import argparse, ast, dataclasses, importlib.util, io, json, os, platform, subprocess, sys, time, tokenize, typing
+import argparse, ast, dataclasses, gzip, importlib.util, io, json, os, platform, subprocess, sys, time, tokenize, typing
 from pathlib import Path
 
 import tiny_onn  # cheap: it sets OMP_WAIT_POLICY before torch loads and imports neither torch nor transformers
@@ -34,7 +34,7 @@ def demo(out: Path, seeds: list, steps: int, weights: list, progress: bool = Tru
     out.mkdir(parents=True, exist_ok=True)
     (out / "run.json").write_text(json.dumps(run_info(command="demo", seeds=seeds, steps=steps, weights=weights, budgets=list(budgets), workers=workers), indent=1))
     records = demo_grid(seeds=tuple(seeds), steps=steps, weights=tuple(weights), budgets=tuple(budgets), progress=progress, workers=workers)
-    (out / "routing_demo.json").write_text(json.dumps(records))
+    with gzip.open(out / "routing_demo.json.gz", "wt") as f: json.dump(records, f)  # every run's history: ~10x smaller gzipped
     rows = summarise(records)
     cols = ("weighting", "k_budget", "arm", "aux_weight", "loss", "loss_std", "nmi", "nmi_std", "mean_k", "train_k", "agree")
     show = lambda c, v: ("free" if v is None else f"{v:g}") if c == "k_budget" else f"{v:.3f}" if isinstance(v, float) else str(v)
@@ -46,7 +46,7 @@ def demo(out: Path, seeds: list, steps: int, weights: list, progress: bool = Tru
     fig.savefig(out / "routing_demo.png", dpi=110)
     plt.close(fig)  # a command writes its plot; it does not leave it open for a notebook to display
     print("\n".join(lines))
-    print(f"\nwrote {out}/routing_demo.json, summary.md, routing_demo.png")
+    print(f"\nwrote {out}/routing_demo.json.gz, summary.md, routing_demo.png")
     return rows
 
 # %% ../nbs/10_cli.ipynb #8
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
                    description="The routing experiment with a known answer: a synthetic task whose tokens come from latent clusters "
                                "with their own target maps, one MoE layer, every router-training arm in both weighting regimes "
                                "(softmax and uniform 1/k), a grid of router-loss weights, several seeds. Writes run.json, "
-                               "routing_demo.json, summary.md and routing_demo.png into --out.")
+                               "routing_demo.json.gz, summary.md and routing_demo.png into --out.")
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="directory for records, summary and plot")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds; each arm runs once per seed")
     p.add_argument("--steps", type=_int_at_least(1), default=600, help="optimizer steps per run")
