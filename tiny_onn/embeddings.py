@@ -277,7 +277,7 @@ class WordStream(nn.Module):
 # %% ../nbs/05_embeddings.ipynb #57
 class HierarchicalEmbedding(nn.Module):
     "e_i = token embedding + word embedding of the causal word stream + optional learned position."
-    def __init__(self, vocab_size: int, # token ids accepted: at least 258 + len(chars)
+    def __init__(self, vocab_size: int, # token ids accepted: at least 258 + len(chars) (any size for an outside tokenizer: no chars, no words)
                  d_model: int, # embedding width
                  chars: str, # the tokenizer's character vocabulary
                  words: Sequence[str], # the word vocabulary; empty: no word term
@@ -289,8 +289,9 @@ class HierarchicalEmbedding(nn.Module):
         if max_positions < 0: raise ValueError(f"max_positions must be >= 0, got {max_positions}")
         if init_std < 0: raise ValueError(f"init_std must be >= 0, got {init_std}")
         check_vocab(chars, words)
-        if vocab_size < CHAR_OFFSET + len(chars):
+        if (chars or len(words)) and vocab_size < CHAR_OFFSET + len(chars):  # no chars and no words: an outside tokenizer's ids
             raise ValueError(f"vocab_size {vocab_size} < 258 + len(chars) = {CHAR_OFFSET + len(chars)}")
+        if vocab_size < 1: raise ValueError(f"vocab_size must be >= 1, got {vocab_size}")
         self.vocab_size, self.max_positions = vocab_size, max_positions
         self.word_stream = WordStream(chars, words, vocab_size) if len(words) else None
         self.tokens = nn.Embedding(vocab_size, d_model)

@@ -39,7 +39,8 @@ class TinyOnnConfig(PretrainedConfig):
     def __init__(self,
                  chars: str = "", # the tokenizer's character vocabulary, in id order (ids from CHAR_OFFSET on)
                  words: Sequence[str] = (), # the word vocabulary of the causal word stream; empty = characters only
-                 vocab_size: Optional[int] = None, # CHAR_OFFSET + len(chars); given only to be checked
+                 vocab_size: Optional[int] = None, # CHAR_OFFSET + len(chars), given only to be checked; or, with no chars and no
+                                                   # words, the size of an outside tokenizer's vocabulary (a converted Qwen3)
                  hidden_size: int = 128, # d: nanoGPT's baby GPT
                  num_hidden_layers: int = 4, # nanoGPT's baby GPT
                  num_attention_heads: int = 4, # nanoGPT's baby GPT
@@ -101,7 +102,8 @@ class TinyOnnConfig(PretrainedConfig):
         self.sml_target = sml_target
         self.k_budget, self.neuron_budget, self.head_budget = k_budget, neuron_budget, head_budget
         self.sdl_target_k, self.attention, self.activation_checkpointing = sdl_target_k, attention, activation_checkpointing
-        self.vocab_size = CHAR_OFFSET + len(self.chars)
+        outside_tokenizer = vocab_size is not None and not self.chars and not self.words
+        self.vocab_size = vocab_size if outside_tokenizer else CHAR_OFFSET + len(self.chars)
         self._check(vocab_size, expert_dim)
         super().__init__(pad_token_id=pad_token_id, eos_token_id=eos_token_id, bos_token_id=bos_token_id,
                          tie_word_embeddings=tie_word_embeddings, **kwargs)
@@ -109,6 +111,7 @@ class TinyOnnConfig(PretrainedConfig):
     def _check(self, vocab_size, expert_dim):
         "Inconsistent settings fail here, with the setting's name, not deep inside a forward."
         def fail(msg): raise ValueError(f"TinyOnnConfig: {msg}")
+        if self.vocab_size < 1: fail(f"vocab_size must be >= 1, got {self.vocab_size}")
         if vocab_size is not None and vocab_size != self.vocab_size:
             fail(f"vocab_size={vocab_size} but the tokenizer content gives {CHAR_OFFSET} specials/bytes + {len(self.chars)} chars = {self.vocab_size}")
         if len(set(self.chars)) != len(self.chars): fail("chars contains duplicates")

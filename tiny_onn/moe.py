@@ -183,6 +183,9 @@ class DynMoE(RoutedLayer):
     @property
     def surprise(self): return self.experts.surprise
 
+    @property
+    def weights_sum_to_one(self) -> bool: return getattr(self.gate, "weighting", "softmax") != "unit"  # unit-weight experts add up, as MLP slices
+
 # %% ../nbs/03_moe.ipynb #10
 def moe_layers(model: nn.Module) -> list:
     "Every routed layer of `model`, in module order."

@@ -51,7 +51,7 @@ def straight_through(hard: Tensor, # (...) bool or 0/1 decision: the value of th
     return hard.to(soft.dtype) + (soft - soft.detach())  # the bracket is exactly 0
 
 # %% ../nbs/01_routing.ipynb #14
-WEIGHTINGS = ("softmax", "uniform")
+WEIGHTINGS = ("softmax", "uniform", "unit")
 
 
 def _check_tokens(x: Tensor, d_model: int):
@@ -62,9 +62,10 @@ def _check_tokens(x: Tensor, d_model: int):
 def mix_weights(logits: Tensor, # (T, E) router logits
                 m: Tensor, # (T, E) straight-through mask: exactly `hard` in the forward pass
                 hard: Tensor, # (T, E) bool, the active experts
-                weighting: str = "softmax", # "softmax" over the active logits, or "uniform" 1/k
-               ) -> Tensor: # (T, E): exactly 0 off `hard`, summing to 1 over it (all 0 for a token with k = 0)
-    "w = m s / sum(m s): s = 1 (uniform) or exp(logit - logsumexp over the active logits) capped at 1 (softmax)."
+                weighting: str = "softmax", # "softmax" over the active logits, "uniform" 1/k, or "unit" 1
+               ) -> Tensor: # (T, E): exactly 0 off `hard`, summing to 1 over it (unit: exactly 1 on it; all 0 for a token with k = 0)
+    "w = m s / sum(m s): s = 1 (uniform) or exp(logit - logsumexp over the active logits) capped at 1 (softmax); w = m (unit)."
+    if weighting == "unit": return m
     some = hard.any(-1, keepdim=True)  # (T, 1) tokens with at least one active expert
     if weighting == "uniform": s = torch.ones_like(logits)
     else:
@@ -146,7 +147,8 @@ class TopKGate(nn.Module):
                  n_experts: int, # E
                  k: int = 2, # slots chosen per token: experts, or null slots when n_null > 0
                  bias_update_rate: float = 0.0, # loss-free balancing step eta; 0 switches the controller off
-                 weighting: str = "softmax", # "softmax" over the top-k logits, or "uniform" 1/k (the main loss then cannot train the router)
+                 weighting: str = "softmax", # "softmax" over the top-k logits, "uniform" 1/k (the main loss then cannot train the router),
+                                             # or "unit" 1 (experts cut from a dense MLP; the router learns through sigmoid(logit))
                  n_null: int = 0, # null experts (AdaMoE): zero-output slots a token may pick instead of a real expert; 0 = none
                 ):
         super().__init__()
@@ -172,6 +174,7 @@ class TopKGate(nn.Module):
         top = (logits.detach() + self.bias).topk(self.k, dim=-1).indices  # (T, k): the bias steers the choice only
         mask = torch.zeros_like(logits, dtype=torch.bool).scatter_(-1, top, True)
         if self.weighting == "uniform": weights = mask.to(logits.dtype) / self.k
+        elif self.weighting == "unit": weights = straight_through(mask, torch.sigmoid(logits))  # exactly 1 on the top k
         else: weights = logits.masked_fill(~mask, float("-inf")).softmax(-1)  # = softmax, keep top-k, renormalise
         E = self.n_experts
         if not self.n_null: return Routing(weights, mask, logits)
