@@ -8,7 +8,7 @@ STAMP   := .venv/.installed
 TORCH_INDEX ?=
 CORPUS  ?=
 
-.PHONY: install test train demo docs bench pareto export
+.PHONY: install test train demo docs bench pareto scan-router export
 
 install: $(STAMP)
 
@@ -41,7 +41,12 @@ bench: install
 	$(PY) bench/bench_lm.py --corpus $(CORPUS) --out bench/results
 	$(PY) bench/bench_experts.py --out bench/results
 	$(PY) bench/bench_surprise.py --out bench/results
+	$(PY) bench/bench_scan.py --corpus $(CORPUS) --out bench/results
 
 pareto: install  # every router at equal active width, k in {2,4,6,12}, 3 seeds at k=6: ~32 runs, ~2 h on 2 cores
 	@test -n "$(CORPUS)" || { echo "make pareto needs the Tiny Shakespeare file: make pareto CORPUS=path/to/input.txt"; exit 2; }
 	$(PY) bench/bench_pareto.py --corpus $(CORPUS) --out bench/results
+
+scan-router: install  # Qwen3 surgery on a trained dense model, then routers for its 32 experts per layer: ~20 min on 2 cores
+	@test -n "$(CORPUS)" || { echo "make scan-router needs the Tiny Shakespeare file: make scan-router CORPUS=path/to/input.txt"; exit 2; }
+	$(PY) bench/bench_scan_router.py --corpus $(CORPUS) --out bench/results
