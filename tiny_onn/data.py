@@ -104,8 +104,12 @@ def char_starts(ids: Tensor) -> Tensor:
 
 
 def encode(tokenizer, text: str) -> Tensor:
-    "Token ids of `text` as a 1-D LongTensor on the CPU (no special tokens)."
-    from tiny_onn.embeddings import encode_corpus
+    "Token ids of `text` as a 1-D LongTensor on the CPU (no special tokens), with Tiny-ONN's character tokenizer."
+    from tiny_onn.embeddings import TinyOnnTokenizer, encode_corpus
+    if not isinstance(tokenizer, TinyOnnTokenizer):  # losses per character and printable sampling read its character ids
+        raise ValueError(f"the model's tokenizer is {type(tokenizer).__name__}, not Tiny-ONN's character tokenizer; training, scoring in "
+                         "nats per character, sampling and scanning a text read text with the latter (a model converted from an "
+                         "outside checkpoint runs from Python with its own tokenizer)")
     return encode_corpus(tokenizer, text)
 
 
