@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['FRACTIONS', 'ScoreGate', 'expert_outputs', 'contribution_score', 'random_score', 'unit_moe_layers', 'routed_by',
-           'routing_data', 'top_k_labels', 'train_router_classifier', 'set_routers', 'training_only',
+           'routing_data', 'top_k_labels', 'label_overlap', 'train_router_classifier', 'set_routers', 'training_only',
            'train_router_by_loss', 'loss_curve', 'finetune_experts', 'record_table', 'plot_record']
 
 # %% ../nbs/13_scan_router.ipynb #3
@@ -121,6 +121,12 @@ def top_k_labels(score: Tensor, # (N, E) any per-expert score, higher = more nee
     return torch.zeros_like(score).scatter_(-1, score.topk(k, dim=-1).indices, 1.0)
 
 
+def label_overlap(a: Tensor, b: Tensor, # (N, E) two scores of the same tokens and experts
+                  k: int) -> float: # mean fraction of a token's top k shared by both (k / E by chance)
+    "How often two scores choose the same experts: |top_k(a) ∩ top_k(b)| / k, averaged over tokens."
+    return ((top_k_labels(a, k) * top_k_labels(b, k)).sum(-1) / k).mean().item()
+
+
 def train_router_classifier(x: Tensor, # (N, d) a layer's inputs
                             labels: Tensor, # (N, E) 0/1 targets
                             steps: int = 400, # Adam steps
@@ -234,7 +240,7 @@ def finetune_experts(model: nn.Module, # a converted model with trained routers;
             losses.append(loss.item())
     return dict(losses=losses, experts_updated=sum(updated) / max(1, len(updated)))
 
-# %% ../nbs/13_scan_router.ipynb #24
+# %% ../nbs/13_scan_router.ipynb #28
 def _mean_std(values: list) -> tuple:
     t = torch.tensor(values, dtype=torch.float64)
     return t.mean().item(), (t.std().item() if len(values) > 1 else float("nan"))
