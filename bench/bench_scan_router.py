@@ -5,7 +5,7 @@ Qwen3 directory and back cut into 32 experts per layer; the whole validation spl
 not move it). Then, with the experts frozen, routers are trained and scored at 1/8, 1/4, 1/2 and all experts active:
 classifiers of labels from the scan (SPS, first-order utility) and of MoEfication's labels (activation norm), the same
 router trained by the main loss, random routing and the oracle (true contribution norms); 3 seeds per trained arm.
-Each seed scans its own training windows. Last, the experts are trained again at 1/4 active behind the SPS router, under SMK and without it.
+Each seed scans its own training windows. Last, the experts are trained again at 1/4 active behind each seed's SPS router, under SMK and without it.
 
     python bench/bench_scan_router.py --corpus path/to/tinyshakespeare.txt --out bench/results
 
@@ -83,7 +83,7 @@ def main():
     # 4. routers, frozen experts; each seed scans its own windows and trains its own routers
     curves = {arm: [] for arm in ARMS}
     fresh = [m.gate.router.weight.detach().clone() for m in unit_moe_layers(model)]
-    record["scan"] = []
+    record["scan"], sps_routers = [], {}
     for seed in args.seeds:
         t, data = time.time(), None  # the last seed's scan is freed first
         set_routers(model, fresh)  # the fully active model does not depend on them; kept equal for the record
@@ -95,7 +95,7 @@ def main():
             set_routers(model, weights)
             arm = "moefication" if label == "moefication" else f"scan_{label}"
             curves[arm].append(loss_curve(model, val_ids, block))
-            if seed == args.seeds[0] and label == "sps": sps_routers = weights
+            if label == "sps": sps_routers[seed] = weights
             print(seed, arm, curves[arm][-1], flush=True)
         set_routers(model, fresh)
         torch.manual_seed(seed)
@@ -109,18 +109,20 @@ def main():
             print(seed, by, curves[by][-1], flush=True)
     record["curves"] = {arm: [{str(f): v for f, v in c.items()} for c in cs] for arm, cs in curves.items()}
 
-    # 5. the experts trained again at 1/4 active behind the SPS router: SMK against every routed expert
+    # 5. the experts trained again at 1/4 active behind each seed's SPS router: SMK against every routed expert
     record["finetune"] = {}
     state = {n: p.detach().clone() for n, p in model.named_parameters()}
     for name, min_k in (("smk", k), ("all_routed", None)):
-        with torch.no_grad():
-            for n, p in model.named_parameters(): p.copy_(state[n])
-        set_routers(model, sps_routers)
-        run = finetune_experts(model, train_ids, k, steps=args.finetune_steps, min_k=min_k, seed=args.seeds[0])
-        record["finetune"][name] = dict(min_k=min_k, steps=args.finetune_steps, experts_updated=run["experts_updated"],
-                                        curve={str(f): v for f, v in loss_curve(model, val_ids, block).items()},
-                                        oracle={str(f): v for f, v in loss_curve(model, val_ids, block, by="oracle").items()})
-        print("finetune", name, record["finetune"][name], flush=True)
+        runs = []
+        for seed in args.seeds:
+            with torch.no_grad():
+                for n, p in model.named_parameters(): p.copy_(state[n])
+            set_routers(model, sps_routers[seed])
+            run = finetune_experts(model, train_ids, k, steps=args.finetune_steps, min_k=min_k, seed=seed)
+            runs.append(dict(seed=seed, experts_updated=run["experts_updated"],
+                             curve={str(f): v for f, v in loss_curve(model, val_ids, block).items()}))
+            print("finetune", name, runs[-1], flush=True)
+        record["finetune"][name] = dict(min_k=min_k, steps=args.finetune_steps, runs=runs)
     record["seconds"] = round(time.time() - t0)
 
     args.out.mkdir(parents=True, exist_ok=True)

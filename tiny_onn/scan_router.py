@@ -256,8 +256,12 @@ def record_table(record: dict) -> str:
             m, s = _mean_std([c[f] for c in curves])
             cells.append(f"{m:.4f}" + (f" ± {s:.4f}" if s == s else ""))
         lines.append(f"| {arm} ({len(curves)}) | " + " | ".join(cells) + " |")
-    for name, run in record.get("finetune", {}).items():
-        lines.append(f"| SPS router, experts trained: {name} (1) | " + " | ".join(f"{run['curve'][f]:.4f}" for f in fractions) + " |")
+    for name, ft in record.get("finetune", {}).items():
+        cells = []
+        for f in fractions:
+            m, s = _mean_std([r["curve"][f] for r in ft["runs"]])
+            cells.append(f"{m:.4f}" + (f" ± {s:.4f}" if s == s else ""))
+        lines.append(f"| SPS router, experts trained: {name} ({len(ft['runs'])}) | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -270,8 +274,10 @@ def plot_record(record: dict, ax=None):
     for arm, curves in record["curves"].items():
         ms = [_mean_std([c[f] for c in curves]) for f in fractions]
         ax.errorbar(xs, [m for m, _ in ms], yerr=[0.0 if s != s else s for _, s in ms], marker="o", capsize=3, label=arm)
-    for name, run in record.get("finetune", {}).items():
-        ax.plot(xs, [run["curve"][f] for f in fractions], ls="--", marker="x", label=f"SPS router + experts trained ({name})")
+    for name, ft in record.get("finetune", {}).items():
+        ms = [_mean_std([r["curve"][f] for r in ft["runs"]]) for f in fractions]
+        ax.errorbar(xs, [m for m, _ in ms], yerr=[0.0 if s != s else s for _, s in ms], ls="--", marker="x", capsize=3,
+                    label=f"SPS router + experts trained ({name})")
     dense = record["surgery"]["dense"]
     ax.axhline(dense, color="k", lw=1, label="dense original")
     ax.axhline(dense + 0.05, color="k", lw=1, ls=":", label="goal: dense + 0.05")
