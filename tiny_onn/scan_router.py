@@ -17,6 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .data import windows
 from .losses import expert_surprise, frozen_experts, smk_keep
 from .moe import DynMoE, moe_layers
 from .routing import Routing, TopKGate
@@ -104,7 +105,7 @@ def routing_data(model: nn.Module, # a converted model, fully active
     try:
         for b in range(0, n_windows, batch_size):
             starts = torch.randint(0, len(ids) - block_size, (min(batch_size, n_windows - b),), generator=g)
-            scans.append(scan_batch(model, ids[starts[:, None] + torch.arange(block_size)]))  # (B, T) windows
+            scans.append(scan_batch(model, ids[windows(starts, block_size - 1)]))  # (B, T) windows
     finally:
         for h in hooks: h.remove()
     scan = Scan.cat(scans)
@@ -161,7 +162,7 @@ def _batches(ids: Tensor, steps: int, batch_size: int, block_size: int, seed: in
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         starts = torch.randint(0, len(ids) - block_size - 1, (batch_size,), generator=g)
-        w = starts[:, None] + torch.arange(block_size + 1)
+        w = windows(starts, block_size)  # (B, block_size + 1)
         yield ids[w[:, :-1]], ids[w[:, 1:]]
 
 
