@@ -455,3 +455,15 @@ class TinyOnnForCausalLM(TinyOnnPreTrainedModel, GenerationMixin):
 AutoConfig.register("tiny_onn", TinyOnnConfig, exist_ok=True)
 AutoModelForCausalLM.register(TinyOnnConfig, TinyOnnForCausalLM, exist_ok=True)
 AutoTokenizer.register(TinyOnnConfig, slow_tokenizer_class=TinyOnnTokenizer, exist_ok=True)
+
+
+def _register_expert_layout():
+    "Saved expert banks are one tensor per expert (`...experts.{e}.gate_up`, Mixtral's layout), so a save can rewrite one expert alone; loading stacks them."
+    from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
+    from transformers.core_model_loading import MergeModulelist, WeightConverter
+    if get_checkpoint_conversion_mapping("tiny_onn") is not None: return
+    register_checkpoint_conversion_mapping("tiny_onn", [
+        WeightConverter(source_patterns=f"experts.*.{name}", target_patterns=f"experts.{name}", operations=[MergeModulelist(dim=0)])
+        for name in ("gate_up", "down")])
+
+_register_expert_layout()

@@ -7,7 +7,7 @@ __all__ = ['split_mlp', 'merge_experts', 'config_from_qwen3', 'qwen3_config', 'f
            'convert_qwen3']
 
 # %% ../nbs/11_surgery.ipynb #3
-import json, os, shutil, tempfile
+import hashlib, json, os, shutil, tempfile
 from pathlib import Path
 from typing import Optional, Union
 
@@ -16,6 +16,7 @@ from torch import Tensor
 from transformers import PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
 
 from .embeddings import CHAR_OFFSET
+from .life import LOG, extend_history, model_summary, model_tensors, new_identity, state_digest, unique_tensors
 from .model import TinyOnnConfig, TinyOnnForCausalLM
 
 # %% ../nbs/11_surgery.ipynb #6
@@ -147,6 +148,8 @@ def from_qwen3(source: Union[PreTrainedModel, str, Path], # a Qwen3ForCausalLM, 
         q, state, found = _read_qwen3_dir(Path(source))
         where = str(source)
     config = config_from_qwen3(q, n_experts, found if chars is None else chars)
+    meta = any(t.is_meta for t in state.values())  # a model without data is named by its config's digest
+    origin = hashlib.sha256(q.to_json_string().encode()).hexdigest() if meta else state_digest(unique_tensors(state))
     state = dict(state)
     embed = state.pop(_EMBED[0])
     state[_EMBED[1]] = embed
@@ -161,6 +164,9 @@ def from_qwen3(source: Union[PreTrainedModel, str, Path], # a Qwen3ForCausalLM, 
             state[p + "gate.bias"] = torch.zeros(n_experts, dtype=torch.float32, device=embed.device)
     with torch.device("meta"): model = TinyOnnForCausalLM(config)
     _assign(model, state, where)
+    if getattr(q, "tiny_onn_model_id", None):  # a Tiny-ONN model exported earlier: the same individual comes back
+        model.config.model_id, model.config.parent_id = q.tiny_onn_model_id, getattr(q, "tiny_onn_parent_id", None)
+    else: new_identity(model.config, parent_id=f"qwen3:{'config-' if meta else ''}sha256:{origin}")  # a new individual, descended from these weights
     return model.eval()
 
 
@@ -180,6 +186,7 @@ def to_qwen3(model: TinyOnnForCausalLM, # a model that Qwen3 can express (see `q
             for key in [k for k in state if k.startswith(p + "gate.")]: del state[key]  # the router has no place in Qwen3
     with torch.device("meta"): out = Qwen3ForCausalLM(q)
     _assign(out, state, "the Tiny-ONN model")
+    out.config.tiny_onn_model_id, out.config.tiny_onn_parent_id = getattr(c, "model_id", None), getattr(c, "parent_id", None)  # the identity travels
     return out.eval()
 
 # %% ../nbs/11_surgery.ipynb #13
@@ -214,7 +221,10 @@ def export_qwen3(model_dir: Union[str, Path], # a saved Tiny-ONN model directory
     from tiny_onn.data import load_model
     model, tok = load_model(model_dir)
     qwen3 = to_qwen3(model)
-    def fill(tmp): qwen3.save_pretrained(tmp); tok.save_pretrained(tmp)
+    def fill(tmp):
+        extend_history(tmp, qwen3.config, "export", history_from=model_dir, format="qwen3", model_id=getattr(model.config, "model_id", None),
+                       weights_sha256=state_digest(model_tensors(qwen3)))
+        qwen3.save_pretrained(tmp); tok.save_pretrained(tmp)
     _write_directory(out, fill)
     return dict(out=str(out), parameters=sum(p.numel() for p in qwen3.parameters()), merged_experts=model.config.ffn != "dense")
 
@@ -227,6 +237,10 @@ def convert_qwen3(qwen3_dir: Union[str, Path], # a local Qwen3 directory: config
     src = Path(qwen3_dir)
     model = from_qwen3(src, n_experts)
     def fill(tmp):
+        c = model.config
+        extend_history(tmp, c, "convert" if (src / LOG).exists() else "birth",
+                       history_from=src, source=str(src), model_id=c.model_id, parent_id=c.parent_id, n_experts=n_experts,
+                       model=model_summary(c), weights_sha256=state_digest(model_tensors(model)))
         model.save_pretrained(tmp)
         for f in src.iterdir():
             if f.is_file() and f.name.startswith(_TOKENIZER_FILES): shutil.copy2(f, tmp / f.name)

@@ -4,8 +4,9 @@
 
 # %% auto #0
 __all__ = ['PARADIGMS', 'DEFAULT_MODEL', 'STEPS', 'RUN_FILES', 'TrainConfig', 'field_docs', 'load_config', 'model_settings',
-           'type_ok', 'type_name', 'lr_at', 'split_parameters', 'build_optimizers', 'set_lr', 'joint_step',
-           'experience_of', 'router_loss_from_experience', 'decoupled_step', 'build_model', 'train', 'finish']
+           'type_ok', 'type_name', 'lr_at', 'split_parameters', 'build_optimizers', 'set_lr', 'scale_lr', 'joint_step',
+           'experience_of', 'router_loss_from_experience', 'decoupled_step', 'build_model', 'train', 'write_history',
+           'finish']
 
 # %% ../nbs/07_train.ipynb #3
 import csv, dataclasses, inspect, json, math, os, random, re, shutil, signal, sys, threading, time, types, typing
@@ -26,7 +27,7 @@ from .data import (prepare_data, windows, WindowSampler, word_stream, evaluate, 
 from .budget import budgets_frozen
 from .losses import sdl_loss
 from .moe import moe_layers, surprise_backward, surprise_schedule, balancing_loss
-from .monitor import PredictiveIntegrity, TIME_COLUMNS, metric_columns, routing_metrics, entropy, fmt, k_histograms, plot_run
+from .monitor import PredictiveIntegrity, plasticity_factor, smooth_pi, TIME_COLUMNS, metric_columns, routing_metrics, entropy, fmt, k_histograms, plot_run
 
 # %% ../nbs/07_train.ipynb #6
 PARADIGMS = ("joint", "decoupled")
@@ -62,6 +63,7 @@ class TrainConfig:
     pi_alpha: float = 1.0  # PI = exp(-alpha * ((1 - gamma) * error term + gamma * Surprise term))
     pi_gamma: float = 0.5  # PI: weight of the Surprise term (taken as 0 for models without Surprise)
     pi_ema: float = 0.99  # PI: decay of the running mean and variance that z-score each term
+    pi_plasticity: float = 0.0  # PI-driven plasticity: the learning rate is multiplied by (2^-pi_alpha / PI)^this, clipped to [1/4, 4]; 0 = off
     n_words: int = 1024  # size of the tokenizer's word vocabulary (most frequent words of the training split)
     sample_chars: int = 600  # tokens sampled from the final model into sample.txt (one per character, except byte fallback)
     resume: str = "auto"  # "auto": continue the run in out if there is one; "never": start a new run (refused if out holds one); or a checkpoint path
@@ -98,6 +100,7 @@ class TrainConfig:
         need(0 <= self.beta1 < 1 and 0 <= self.beta2 < 1, f"beta1 and beta2 must be in [0, 1), got {self.beta1!r}, {self.beta2!r}")
         need(0 <= self.pi_gamma <= 1, f"pi_gamma must be in [0, 1], got {self.pi_gamma!r}")
         need(0 < self.pi_ema < 1, f"pi_ema must be in (0, 1), got {self.pi_ema!r}")
+        need(self.pi_plasticity >= 0, f"pi_plasticity must be >= 0, got {self.pi_plasticity!r}")
         need(self.paradigm in PARADIGMS, f"unknown paradigm {self.paradigm!r}; choose from {PARADIGMS}")
         resolve_device(self.device, self.dtype)  # unknown names, or a device / dtype this machine lacks
         need(isinstance(self.resume, str) and self.resume != "", f"resume must be 'auto', 'never' or a checkpoint path, got {self.resume!r}")
@@ -224,6 +227,14 @@ def set_lr(optimizers: dict, step: int, cfg: TrainConfig) -> float:
         for g in opt.param_groups: g["lr"] = g["base_lr"] * lr / cfg.learning_rate
     return lr
 
+
+def scale_lr(optimizers: dict, factor: float) -> float:
+    "Multiply every group's learning rate by `factor` (PI's plasticity); return it."
+    if factor != 1.0:
+        for opt in optimizers.values():
+            for g in opt.param_groups: g["lr"] *= factor
+    return factor
+
 # %% ../nbs/07_train.ipynb #12
 def _ce(logits: Tensor, y: Tensor) -> Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
@@ -295,7 +306,7 @@ STEPS = dict(joint=joint_step, decoupled=decoupled_step)
 # %% ../nbs/07_train.ipynb #14
 _MUST_MATCH = ("seed", "batch_size", "block_size", "paradigm", "model", "n_words", "learning_rate", "min_lr", "warmup_steps",
                "lr_decay_steps", "weight_decay", "beta1", "beta2", "grad_clip", "router_lr", "experience_steps",
-               "pi_alpha", "pi_gamma", "pi_ema", "eval_batches")
+               "pi_alpha", "pi_gamma", "pi_ema", "pi_plasticity", "eval_batches")
 
 
 RUN_FILES = ("checkpoint.pt", "metrics.csv", "run.json", "summary.json", "sample.txt", "training.png", "model")  # what a run writes into out
@@ -369,6 +380,8 @@ def build_model(tokenizer, cfg: TrainConfig) -> nn.Module:
         raise ValueError(f"block_size={cfg.block_size} is longer than the model's context (max_position_embeddings={config.max_position_embeddings})")
     torch.manual_seed(cfg.seed); random.seed(cfg.seed); np.random.seed(cfg.seed)
     model = TinyOnnForCausalLM(config).float()
+    from tiny_onn.life import new_identity
+    new_identity(model.config)  # birth: a fresh UUID (from the OS, not from the generator just seeded)
     if cfg.paradigm == "decoupled":
         layers = moe_layers(model)
         if not layers: raise ValueError("the decoupled paradigm needs MoE layers: set model.ffn to 'dynmoe' or 'topk'")
@@ -406,7 +419,8 @@ def train(cfg: TrainConfig, # the run; validated here
     layers = moe_layers(model)
     cols = metric_columns(len(layers))
     val_starts = torch.from_numpy(np.random.default_rng([cfg.seed, 1]).integers(0, len(val_ids) - cfg.block_size, cfg.eval_batches * cfg.batch_size)).to(device)
-    step, state = 0, dict(best_val=math.inf, last_val=None, elapsed=0.0)
+    from tiny_onn.life import now_utc
+    step, state = 0, dict(best_val=math.inf, last_val=None, elapsed=0.0, born=now_utc())
     resolved, resume_warning = cfg.resolved(), None
     if ckpt is not None:
         old = ckpt["config"]
@@ -417,6 +431,7 @@ def train(cfg: TrainConfig, # the run; validated here
         if diff: raise ValueError(f"checkpoint {ckpt_path} belongs to a run with different {diff}: to continue it, use its settings "
                                   f"(in {ckpt_path.parent / 'run.json'}); for a new run choose another --out")
         model.load_state_dict(ckpt["model"])
+        if ckpt.get("model_id"): model.config.model_id, model.config.parent_id = ckpt["model_id"], ckpt.get("parent_id")  # the same model, continued
         for name, opt in optimizers.items(): opt.load_state_dict(ckpt["optimizers"][name])
         sampler.load_state_dict(ckpt["sampler"]); pi.load_state_dict(ckpt["pi"])
         experience.extend(_to_device(ckpt["experience"], device))
@@ -450,7 +465,7 @@ def train(cfg: TrainConfig, # the run; validated here
         save_checkpoint(dict(model=model.state_dict(), optimizers={k: o.state_dict() for k, o in optimizers.items()},
                              schedule=dict(step=step, lr=lr_at(step, cfg)), rng=rng_state(device), sampler=sampler.state_dict(),
                              pi=pi.state_dict(), experience=list(experience), step=step, state=state, config=resolved, runtime=runtime,
-                             data_sha256=data["text_sha256"]), out / "checkpoint.pt")
+                             data_sha256=data["text_sha256"], model_id=model.config.model_id, parent_id=model.config.parent_id), out / "checkpoint.pt")
 
     from tqdm.auto import tqdm
     interrupted = []
@@ -470,7 +485,7 @@ def train(cfg: TrainConfig, # the run; validated here
             t_step = time.perf_counter()
             model.train()
             surprise_schedule(model, step)  # MoE layers with a scan period compute every pair on their steps
-            lr = set_lr(optimizers, step, cfg)
+            lr = set_lr(optimizers, step, cfg) * scale_lr(optimizers, plasticity_factor(state.get("pi_smooth"), cfg.pi_alpha, cfg.pi_plasticity))
             idx = windows(sampler.next_starts().to(device), cfg.block_size)
             x, y = train_ids[idx[:, :-1]], train_ids[idx[:, 1:]]
             rec = step_fn(model, optimizers, x, y, None if train_words is None else train_words[idx[:, :-1]], cfg, experience)
@@ -478,6 +493,7 @@ def train(cfg: TrainConfig, # the run; validated here
             rm = routing_metrics(model, n_tok)
             row = dict(step=step, epoch=sampler.epochs, lr=lr, **{k: rec[k] for k in ("loss", "aux_loss", "router_loss", "grad_norm")})
             row.update(pi.update(rec["loss"], entropy(rec["logits"]), rm.pop("_surprise")), **rm)
+            state["pi_smooth"] = smooth_pi(state.get("pi_smooth"), row["pi"])  # sets the next step's plasticity
             if step % cfg.eval_interval == 0 or step == cfg.max_steps:
                 with precision(device, cfg.dtype):
                     state["last_val"] = row["val_loss"] = estimate_loss(model, val_ids, val_starts, cfg.block_size, cfg.batch_size, val_words)
@@ -497,13 +513,38 @@ def train(cfg: TrainConfig, # the run; validated here
         log(f"stopped: checkpoint of step {step} in {out / 'checkpoint.pt'}; the same command continues from there")
         raise KeyboardInterrupt
     if step < cfg.max_steps: return dict(step=step, stopped=True, out=str(out))
-    return finish(model, tok, val_ids, val_words, cfg, out, state, log)
+    return finish(model, tok, val_ids, val_words, cfg, out, state, log, info)
 
 # %% ../nbs/07_train.ipynb #16
-def finish(model, tok, val_ids: Tensor, val_words: Optional[Tensor], cfg: TrainConfig, out: Path, state: dict, log: Callable = print) -> dict:
-    "Whole-split validation, save_pretrained, sample, plots, summary.json (on the model's device, at the run's precision)."
+def _mean(rows: list, col: str) -> Optional[float]:
+    v = [float(r[col]) for r in rows if r.get(col)]
+    return sum(v) / len(v) if v else None
+
+
+def write_history(model, cfg: TrainConfig, info: dict, rows: list, final: dict, state: dict, model_dir: Path):
+    "The model's lifecycle log for a `tiny-onn train` run: its birth and the run as one experience, anchored in its config."
+    from tiny_onn.life import LOG, extend_history, model_tensors, model_summary, state_digest
+    model_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / LOG).unlink(missing_ok=True)  # finish writes the model directory afresh
+    c = model.config
+    extend_history(model_dir, c, "birth", model_id=c.model_id, parent_id=c.parent_id, born=state.get("born"), seed=cfg.seed,
+                   parameters=sum(p.numel() for p in model.parameters()), model=model_summary(c))
+    extend_history(model_dir, c, "experience", command="tiny-onn train", git_commit=info["git_commit"], source=info["data"]["source"],
+                   data_sha256=info["data"]["sha256"], chars=info["data"]["chars"], tokens=info["data"]["train_tokens"],
+                   steps=cfg.max_steps, step_range=[0, cfg.max_steps], windows=cfg.max_steps * cfg.batch_size, epochs=float(rows[-1]["epoch"]),
+                   loss_first=float(rows[0]["loss"]), loss_last=float(rows[-1]["loss"]), loss_mean=_mean(rows, "loss"),
+                   pi_mean=_mean(rows, "pi"), lr_mean=_mean(rows, "lr"), mean_k_mean=_mean(rows, "mean_k"), val_loss=final["loss"],
+                   weights_sha256=state_digest(model_tensors(model)))
+
+
+def finish(model, tok, val_ids: Tensor, val_words: Optional[Tensor], cfg: TrainConfig, out: Path, state: dict, log: Callable = print,
+           info: Optional[dict] = None, # the run's run.json: the log's experience record reads the data and commit from it
+          ) -> dict:
+    "Whole-split validation, save_pretrained with the lifecycle log, sample, plots, summary.json (on the model's device, at the run's precision)."
     forward = lambda: precision(model_device(model), cfg.dtype)
     with forward(): final = evaluate(model, val_ids, cfg.block_size, words=val_words)
+    with open(out / "metrics.csv", newline="") as f: rows = list(csv.DictReader(f))
+    if info is not None: write_history(model, cfg, info, rows, final, state, out / "model")
     import transformers
     bars = transformers.utils.logging.is_progress_bar_enabled()
     transformers.utils.logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar: noise at the end of a run
@@ -519,7 +560,6 @@ def finish(model, tok, val_ids: Tensor, val_words: Optional[Tensor], cfg: TrainC
         fig = plot_run(out / "metrics.csv", kdist)
         fig.savefig(out / "training.png", dpi=100)
         plt.close(fig)  # written, not left open for a notebook to show
-    with open(out / "metrics.csv", newline="") as f: rows = list(csv.DictReader(f))
     tps = [float(r["tokens_per_s"]) for r in rows if r["tokens_per_s"]]
     summary = dict(steps=cfg.max_steps, val_loss=final["loss"], val_bits_per_char=final["bits_per_char"], val_chars=final["chars"],
                    best_estimated_val_loss=state["best_val"], last_train_loss=float(rows[-1]["loss"]),
