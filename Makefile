@@ -8,7 +8,7 @@ STAMP   := .venv/.installed
 TORCH_INDEX ?=
 CORPUS  ?=
 
-.PHONY: install test train demo docs bench pareto scan-router export
+.PHONY: install test train demo docs bench pareto scan-router forgetting export
 
 install: $(STAMP)
 
@@ -42,6 +42,7 @@ bench: install
 	$(PY) bench/bench_experts.py --out bench/results
 	$(PY) bench/bench_surprise.py --out bench/results
 	$(PY) bench/bench_scan.py --corpus $(CORPUS) --out bench/results
+	$(PY) bench/bench_saves.py --corpus $(CORPUS) --out bench/results
 
 pareto: install  # every router at equal active width, k in {2,4,6,12}, 3 seeds at k=6: ~32 runs, ~2 h on 2 cores
 	@test -n "$(CORPUS)" || { echo "make pareto needs the Tiny Shakespeare file: make pareto CORPUS=path/to/input.txt"; exit 2; }
@@ -50,3 +51,7 @@ pareto: install  # every router at equal active width, k in {2,4,6,12}, 3 seeds 
 scan-router: install  # Qwen3 surgery on a trained dense model, then routers for its 32 experts per layer: ~20 min on 2 cores
 	@test -n "$(CORPUS)" || { echo "make scan-router needs the Tiny Shakespeare file: make scan-router CORPUS=path/to/input.txt"; exit 2; }
 	$(PY) bench/bench_scan_router.py --corpus $(CORPUS) --out bench/results
+
+forgetting: install  # three domains in order, dense / top-k / Tiny-ONN at equal active width, PI plasticity off and on, 3 seeds: ~45 min on 2 cores
+	@test -n "$(CORPUS)" || { echo "make forgetting needs the Tiny Shakespeare file: make forgetting CORPUS=path/to/input.txt"; exit 2; }
+	$(PY) bench/bench_forgetting.py --corpus $(CORPUS) --out bench/results

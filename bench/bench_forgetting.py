@@ -51,7 +51,7 @@ def main():
     p.add_argument("--corpus", type=Path, required=True, help="Tiny Shakespeare (the first domain)")
     p.add_argument("--out", type=Path, default=Path("bench/results"), help="where the record goes")
     p.add_argument("--work", type=Path, default=Path("runs/forgetting"), help="the lives' directories (not committed)")
-    p.add_argument("--steps", type=int, default=600, help="optimizer steps per domain")
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps per domain")
     p.add_argument("--max-chars", type=int, default=300_000, help="training characters per domain (the first ones)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--arms", nargs="+", default=None, help="default: every arm of tiny_onn.continual.ARMS")

@@ -36,14 +36,16 @@ def _inside_a_save(root: Path) -> bool:
 @pytest.fixture(scope="module")
 def ctx():
     c = mp.get_context("forkserver")
-    c.set_forkserver_preload(["tiny_onn.life", "tiny_onn.model", "tiny_onn.embeddings", "datasets"])  # children start in milliseconds
+    c.set_forkserver_preload(["tiny_onn.life", "tiny_onn.lifelog", "tiny_onn.model", "tiny_onn.embeddings", "datasets"])  # children start in milliseconds
     return c
 
 
 def test_kill_at_random_instants(tmp_path, ctx):
     import torch
     from tiny_onn.embeddings import TinyOnnTokenizer, default_corpus
-    from tiny_onn.life import Life, LOG, read_log, verify_log, directory_weights_digest, ShardStore
+    from tiny_onn.life import Life
+    from tiny_onn.lifelog import LOG, read_log, verify_log, directory_weights_digest
+    from tiny_onn.shards import ShardStore
     from tiny_onn.train import TrainConfig
     text = default_corpus()
     inbox = tmp_path / "inbox"; inbox.mkdir()

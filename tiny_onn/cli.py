@@ -179,7 +179,7 @@ def generate(model_dir: Path, prompt: str = "\n", max_new_tokens: int = 500, tem
 
 def show_life(model_dir: Path, verify: bool = False) -> list:
     "Print a model's lifecycle log, one line per record; with `verify`, check the chain and the weights first (a `LifeError` names the first bad record)."
-    from tiny_onn.life import verify_log, read_log, directory_weights_digest, log_anchor, LOG
+    from tiny_onn.lifelog import verify_log, read_log, directory_weights_digest, LOG
     if not (Path(model_dir) / LOG).exists(): raise FileNotFoundError(f"{model_dir} has no {LOG}: no lifecycle log to show")
     records = verify_log(model_dir, directory_weights_digest(model_dir)) if verify else read_log(model_dir)
     for r in records:
@@ -195,15 +195,18 @@ def show_life(model_dir: Path, verify: bool = False) -> list:
 def live_command(args: argparse.Namespace) -> int:
     "What `tiny-onn live` does: a life in args.life_dir (born first if the directory has none), fed from args.inbox until stopped."
     import signal, threading
-    from tiny_onn.life import Life, live, read_manifest
+    from tiny_onn.life import Life, live
+    from tiny_onn.lifelog import read_manifest
     from tiny_onn.train import load_config
     if read_manifest(args.life_dir) is None:
-        cfg = load_config(args.config)
         if args.from_dir is not None:
             from tiny_onn.data import load_model
             model, tok = load_model(args.from_dir)
+            given = json.loads(Path(args.config).read_text()) if args.config is not None and Path(args.config).is_file() else {}
+            cfg = load_config(args.config, **({} if "block_size" in given else dict(block_size=model.config.max_position_embeddings)))  # its context
             Life.birth(args.life_dir, cfg, tok, model=model, history_from=args.from_dir, source=str(args.from_dir))
         else:
+            cfg = load_config(args.config)
             from tiny_onn.embeddings import TinyOnnTokenizer, default_corpus
             Life.birth(args.life_dir, cfg, TinyOnnTokenizer.train(default_corpus(), n_words=cfg.n_words))
         print(f"born: {args.life_dir}")

@@ -16,7 +16,7 @@ from torch import Tensor
 from transformers import PreTrainedModel, Qwen3Config, Qwen3ForCausalLM
 
 from .embeddings import CHAR_OFFSET
-from .life import LOG, extend_history, model_summary, model_tensors, new_identity, state_digest, unique_tensors
+from .lifelog import LOG, extend_history, model_summary, model_tensors, new_identity, state_digest, unique_tensors
 from .model import TinyOnnConfig, TinyOnnForCausalLM
 
 # %% ../nbs/11_surgery.ipynb #6

@@ -380,7 +380,7 @@ def build_model(tokenizer, cfg: TrainConfig) -> nn.Module:
         raise ValueError(f"block_size={cfg.block_size} is longer than the model's context (max_position_embeddings={config.max_position_embeddings})")
     torch.manual_seed(cfg.seed); random.seed(cfg.seed); np.random.seed(cfg.seed)
     model = TinyOnnForCausalLM(config).float()
-    from tiny_onn.life import new_identity
+    from tiny_onn.lifelog import new_identity
     new_identity(model.config)  # birth: a fresh UUID (from the OS, not from the generator just seeded)
     if cfg.paradigm == "decoupled":
         layers = moe_layers(model)
@@ -419,7 +419,7 @@ def train(cfg: TrainConfig, # the run; validated here
     layers = moe_layers(model)
     cols = metric_columns(len(layers))
     val_starts = torch.from_numpy(np.random.default_rng([cfg.seed, 1]).integers(0, len(val_ids) - cfg.block_size, cfg.eval_batches * cfg.batch_size)).to(device)
-    from tiny_onn.life import now_utc
+    from tiny_onn.lifelog import now_utc
     step, state = 0, dict(best_val=math.inf, last_val=None, elapsed=0.0, born=now_utc())
     resolved, resume_warning = cfg.resolved(), None
     if ckpt is not None:
@@ -523,7 +523,7 @@ def _mean(rows: list, col: str) -> Optional[float]:
 
 def write_history(model, cfg: TrainConfig, info: dict, rows: list, final: dict, state: dict, model_dir: Path):
     "The model's lifecycle log for a `tiny-onn train` run: its birth and the run as one experience, anchored in its config."
-    from tiny_onn.life import LOG, extend_history, model_tensors, model_summary, state_digest
+    from tiny_onn.lifelog import LOG, extend_history, model_tensors, model_summary, state_digest
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / LOG).unlink(missing_ok=True)  # finish writes the model directory afresh
     c = model.config
