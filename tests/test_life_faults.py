@@ -92,3 +92,32 @@ def test_kill_at_random_instants(tmp_path, ctx):
     assert [r["kind"] for r in read_log(crashed)] == ["birth"] + ["experience"] * FILES
     verify_log(crashed, directory_weights_digest(crashed))
     assert ShardStore(crashed).manifest == ShardStore(ref).manifest
+
+
+def test_live_command_stops_on_sigterm(tmp_path):
+    "`tiny-onn live` as a user runs it: born from --config, learns what is dropped into the inbox, idles, and stops cleanly on SIGTERM."
+    import json, signal, subprocess, sys
+    from tiny_onn.embeddings import default_corpus
+    from tiny_onn.lifelog import read_log, verify_log, directory_weights_digest
+    inbox, life = tmp_path / "inbox", tmp_path / "life"
+    inbox.mkdir()
+    (tmp_path / "cfg.json").write_text(json.dumps(dict(batch_size=4, block_size=32, n_words=0, model=dict(
+        ffn="topk", router_loss="none", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+        n_experts=4, expert_dim=8, num_experts_per_tok=2))))
+    (inbox / "a.txt").write_text(default_corpus()[:3000])
+    cmd = [sys.executable, "-c", "import sys; from tiny_onn.cli import main; sys.exit(main())", "live", str(life), "--inbox", str(inbox),
+           "--config", str(tmp_path / "cfg.json"), "--steps-per-file", "5", "--poll", "0.1"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and len(read_log(life) if (life / "lifecycle.jsonl").exists() else []) < 2: time.sleep(0.1)
+        time.sleep(0.5)  # idle now: nothing new in the inbox
+        assert p.poll() is None, p.communicate()
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None: p.kill()
+    assert p.returncode == 0, err
+    assert "1 experience(s) learned" in out
+    assert [r["kind"] for r in read_log(life)] == ["birth", "experience"]
+    verify_log(life, directory_weights_digest(life))
