@@ -6,7 +6,7 @@
 __all__ = ['REGIMES', 'optimizer_tensors', 'load_optimizer', 'Life', 'save_costs', 'inbox_files', 'live']
 
 # %% ../nbs/14b_life.ipynb #4
-import contextlib, dataclasses, math, shutil, time
+import contextlib, dataclasses, shutil, time
 from pathlib import Path
 from typing import Callable, Optional, Union
 
@@ -16,8 +16,8 @@ from torch import Tensor
 
 from .checkpoint import atomic_write_bytes, rng_state, set_rng_state
 from .data import encode, windows, WindowSampler, word_stream
-from .lifelog import (LOG, MANIFEST, LifeError, _clean, append_record, copy_log, log_lines, model_summary, model_tensors,
-                              new_identity, read_log, sha256_bytes, state_digest, truncate_log, verify_log)
+from .lifelog import LOG, MANIFEST, LifeError, _clean, append_record, copy_log, log_lines, model_summary
+from .lifelog import model_tensors, new_identity, read_log, sha256_bytes, state_digest, truncate_log, verify_log
 from .monitor import PredictiveIntegrity, plasticity_factor, smooth_pi, routing_metrics, entropy
 from .moe import surprise_schedule
 from .shards import ShardStore, group_shards, shard_of, split_banks, stack_banks
@@ -102,7 +102,6 @@ class Life:
         "Continue the life in `root` from its last commit (records and shards after it are dropped: they were never committed)."
         from tiny_onn.model import TinyOnnConfig, TinyOnnForCausalLM
         from tiny_onn.embeddings import TinyOnnTokenizer
-        from tiny_onn.train import TrainConfig
         root = Path(root)
         store = ShardStore(root)
         if store.manifest is None: raise LifeError(f"{root} is not a life directory (no {MANIFEST}); `Life.birth` starts one")

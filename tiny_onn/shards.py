@@ -8,7 +8,7 @@ __all__ = ['split_banks', 'stack_banks', 'shard_of', 'group_shards', 'ShardStore
 # %% ../nbs/14a_shards.ipynb #4
 import json, os, re
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import torch
 from safetensors.torch import save as st_save, load as st_load
