@@ -122,15 +122,16 @@ def _mean_std(v: list) -> tuple:
 
 
 def summary_table(runs: list) -> str:
-    "Markdown: per arm, mean ± std over seeds of forgetting, final and just-learned loss, mean k and the learning-rate factor."
+    "Markdown: per arm, mean ± std over seeds of forgetting, forward transfer, final and just-learned loss, mean k and the learning-rate factor."
     arms = list(dict.fromkeys(r["arm"] for r in runs))
-    lines = ["| arm (seeds) | mean forgetting | final mean loss | loss when learned | mean k | lr factor |", "|---|---|---|---|---|---|"]
+    lines = ["| arm (seeds) | mean forgetting | forward transfer | final mean loss | loss when learned | mean k | lr factor |", "|---|---|---|---|---|---|---|"]
     f = lambda ms, p=4: f"{ms[0]:.{p}f} ± {ms[1]:.{p}f}" if ms[1] == ms[1] else f"{ms[0]:.{p}f}"
     for a in arms:
         rs = [r for r in runs if r["arm"] == a]
         t = [transfer(r) for r in rs]
         k = [np.mean(r["mean_k"]) if None not in r["mean_k"] else None for r in rs]
-        lines.append(f"| {a} ({len(rs)}) | {f(_mean_std([x['mean_forgetting'] for x in t]))} | {f(_mean_std([x['final'] for x in t]))} | "
+        fwd = [float(np.mean(list(x["forward"].values()))) for x in t]
+        lines.append(f"| {a} ({len(rs)}) | {f(_mean_std([x['mean_forgetting'] for x in t]))} | {f(_mean_std(fwd))} | {f(_mean_std([x['final'] for x in t]))} | "
                      f"{f(_mean_std([x['learned'] for x in t]))} | {f(_mean_std(k), 2) if k[0] is not None else '(dense)'} | "
                      f"{f(_mean_std([float(np.mean(r['lr_factor'])) for r in rs]), 2)} |")
     return "\n".join(lines)
