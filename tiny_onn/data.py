@@ -317,8 +317,11 @@ def _check_model_files(d: Path):
         if not f.is_file(): continue
         try: json.loads(f.read_bytes().decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e: raise ValueError(f"{f} is damaged: not valid JSON ({e})") from None
-    weights = sorted(d.glob("*.safetensors"))
+    index = d / "model.safetensors.index.json"  # sharded (a life's shards live in subfolders): the files the index names
+    weights = sorted({d / f for f in json.loads(index.read_text())["weight_map"].values()}) if index.is_file() else sorted(d.glob("*.safetensors"))
     if not weights: raise FileNotFoundError(f"{d} has no weights (model.safetensors); a training run saves them in OUT/model")
+    for w in weights:
+        if not w.is_file(): raise FileNotFoundError(f"{w} is missing: {index} names it")
     for w in weights:  # opening reads and checks the header: a truncated or overwritten file fails here
         try:
             with safe_open(str(w), "pt"): pass
