@@ -414,3 +414,7 @@ def run(argv):
         raise SystemExit(f"tiny-onn {args.command}: error: {e}")
     except KeyboardInterrupt:
         raise SystemExit(130)  # interrupted (train has written a checkpoint when it could)
+
+
+if __name__ == "__main__" and Path(sys.argv[0]).name == "cli.py":  # `python -m tiny_onn.cli`, as torchrun starts each rank (not a notebook)
+    sys.exit(main())

@@ -65,6 +65,7 @@ class RoutedLayer(nn.Module):
     "Base of every routed layer: subclasses set `gate`, `loss`, and in forward `routing` and `_input`; `surprise` after backward."
     gradient_checkpointing: bool = False  # gate outside the checkpoint, only the execution inside
     weights_sum_to_one: bool = True  # a token's mixing weights are a distribution (False for free neuron activations)
+    grad_scale: float = 1.0  # how many times the backward's gradients exceed the run's loss gradients (data parallel: the world size)
 
     def __init__(self, gate: nn.Module, loss: RouterLoss):
         super().__init__()
@@ -96,8 +97,8 @@ class RoutedLayer(nn.Module):
         "(T, E) what the after-backward loss learns from: SML's Surprise target, or the routing utility. None for other losses."
         if not self.loss.needs_surprise: return None
         if self.surprise is None: raise RuntimeError("no Surprise recorded: run the main loss backward (with grad enabled) first")
-        if self.loss.kind == "sml": return self.surprise.target(self.loss.surprise, self.routing.mask)
-        return routing_utility(self.surprise.first_order, self.routing.weights.detach(), self.weights_sum_to_one)
+        if self.loss.kind == "sml": return self.surprise.target(self.loss.surprise, self.routing.mask) / self.grad_scale  # Surprise is linear in the gradient
+        return routing_utility(self.surprise.first_order / self.grad_scale, self.routing.weights.detach(), self.weights_sum_to_one)
 
     def router_loss_from(self, x: Tensor, # (T, d) detached layer input
                          target: Tensor, # (T, E) `router_target()` of the forward that saw `x`

@@ -97,7 +97,7 @@ def routing_metrics(model: nn.Module, n_tokens: int) -> dict:
         dead.append((r.mask.sum(0) == 0).float().mean().item())
         row[f"k_L{i}"], row[f"act_rate_L{i}"] = k.mean().item(), r.activation_rate.item()
         if m.surprise is not None:
-            s = m.surprise.param[r.mask]
+            s = m.surprise.param[r.mask] / m.grad_scale
             s = s[torch.isfinite(s)]
             row[f"surprise_L{i}"] = s.mean().item() * n_tokens if len(s) else math.nan
             target = m.surprise.target(m.loss.surprise, r.mask)

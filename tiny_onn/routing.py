@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from .budget import BudgetController
+from .budget import BudgetController, summed
 
 # %% ../nbs/01_routing.ipynb #7
 @dataclass
@@ -188,7 +188,7 @@ class TopKGate(nn.Module):
         if mask.dim() != 2 or mask.shape[1] != self.n_experts + self.n_null:
             raise ValueError(f"mask must have shape (T, n_experts + n_null = {self.n_experts + self.n_null}), got {tuple(mask.shape)}")
         if self.bias_update_rate == 0: return
-        load = mask.float().sum(0)  # (E,) tokens per expert
+        load = summed(mask.float().sum(0))  # (E,) tokens per expert (over every rank's share of the batch)
         self.bias += self.bias_update_rate * torch.sign(load.mean() - load)
 
     def extra_repr(self):

@@ -247,14 +247,19 @@ def _clip(params: list, max_norm: float) -> float:
     return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))
 
 
-def joint_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Optional[Tensor], cfg: TrainConfig, experience: deque = None) -> dict:
+def joint_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Optional[Tensor], cfg: TrainConfig, experience: deque = None,
+               ddp: Optional[nn.Module] = None, # data parallel: the DDP wrapper of `model` (its forward averages gradients over the ranks)
+              ) -> dict:
     "One joint step on tokens `x`, word ids `w`, targets `y`; returns the step's losses and the detached logits."
     opt = optimizers["main"]
-    with precision(x.device, cfg.dtype): out = model(input_ids=x, word_ids=w)
+    with precision(x.device, cfg.dtype): out = (ddp or model)(input_ids=x, word_ids=w)
     ce, aux = _ce(out.logits, y), out.aux_loss.float()
     opt.zero_grad(set_to_none=True)
     (ce + aux).backward()
     router_loss = surprise_backward(model)
+    if ddp is not None and router_loss is not None:  # the router-only backward bypassed DDP: average what it added
+        from tiny_onn.distributed import average_grads
+        average_grads(split_parameters(model)[0])
     norm = _clip(list(model.parameters()), cfg.grad_clip)
     opt.step()
     model.update_router_biases()
@@ -400,9 +405,15 @@ def train(cfg: TrainConfig, # the run; validated here
         print(f"warning: max_steps={cfg.max_steps} <= warmup_steps={cfg.warmup_steps}: the run ends inside the warmup, "
               f"its learning rate never reaches learning_rate={cfg.learning_rate:g} (at most {lr_at(cfg.max_steps - 1, cfg):.3g})", file=sys.stderr)
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device, cfg.dtype)
+    from tiny_onn import distributed as ranks
+    rank, world_size, _ = ranks.world()  # (0, 1) unless torchrun started this process
+    if world_size > 1 and cfg.paradigm != "joint": raise ValueError("several ranks train with the joint paradigm only")
+    if cfg.batch_size % world_size: raise ValueError(f"batch_size={cfg.batch_size} (the global batch) does not divide among {world_size} ranks")
+    device = ranks.rank_device(resolve_device(cfg.device, cfg.dtype))
+    ranks.init(device)
+    main = rank == 0  # writes the run directory; every rank trains and reads checkpoints
     runtime = dict(device=device.type, dtype=cfg.dtype, threads=torch.get_num_threads())  # recorded in checkpoints: see _resume_warning
-    log = log or (lambda *a, **k: None)
+    log = log if (log and main) else (lambda *a, **k: None)
     out = Path(cfg.out)  # created only once everything below has been checked
     ckpt_path = _checkpoint_to_resume(cfg, out)
     ckpt = load_checkpoint(ckpt_path) if ckpt_path is not None else None  # raises on damage: never a silent restart
@@ -411,6 +422,8 @@ def train(cfg: TrainConfig, # the run; validated here
     if len(val_ids) < cfg.block_size + 1:
         raise ValueError(f"the validation split has {len(val_ids)} tokens; it needs at least block_size + 1 = {cfg.block_size + 1}")
     model = build_model(tok, cfg).to(device)  # initialised on the CPU: the same initial weights on every device
+    ddp = ranks.wrap(model, device) if world_size > 1 else None
+    for m in moe_layers(model): m.grad_scale = float(world_size)  # a rank's mean loss has world_size x its share of the global one's gradient
     train_words, val_words = word_stream(model, train_ids), word_stream(model, val_ids)  # the true stream, from the text's start
     optimizers = build_optimizers(model, cfg)
     sampler = WindowSampler(len(train_ids), cfg.block_size, cfg.batch_size, cfg.seed)
@@ -444,9 +457,10 @@ def train(cfg: TrainConfig, # the run; validated here
         log(f"resuming from {ckpt_path} at step {step}")
     else:
         rows, previous = [], None
-    out.mkdir(parents=True, exist_ok=True)
-    if ckpt is None or ckpt_path.parent.resolve() != out.resolve(): _clear_run(out)  # a new run, or another run's continuation: nothing stale
-    _write_rows(out / "metrics.csv", cols, rows)  # on resume: without the rows of steps after the checkpoint
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        if ckpt is None or ckpt_path.parent.resolve() != out.resolve(): _clear_run(out)  # a new run, or another run's continuation: nothing stale
+        _write_rows(out / "metrics.csv", cols, rows)  # on resume: without the rows of steps after the checkpoint
     from tiny_onn.cli import run_info
     n_params = sum(p.numel() for p in model.parameters())
     info = run_info(command="train", **resolved)
@@ -454,18 +468,22 @@ def train(cfg: TrainConfig, # the run; validated here
                           sha256=data["text_sha256"], vocab_size=len(tok)), parameters=n_params, runtime=runtime,
                 resumed_from_step=step if ckpt else None, resume_warning=resume_warning)
     if previous is not None: info["previous"] = previous.pop("previous", []) + [previous]
-    (out / "run.json").write_text(json.dumps(info, indent=1))
+    info["world_size"] = world_size
+    if main: (out / "run.json").write_text(json.dumps(info, indent=1))
+    ranks.barrier()
     log(f"run: {json.dumps(resolved)}")
     log(f"git {info['git_commit']}, torch {info['torch']}, transformers {info['transformers']}; {device.type}, {cfg.dtype}, "
         f"{runtime['threads']} threads; {n_params:,} parameters; "
         f"data {data['source']}: {data['chars']:,} chars, {len(train_ids):,} train / {len(val_ids):,} val tokens")
 
     def checkpoint():
+        if not main: return ranks.barrier()
         f.flush(); os.fsync(f.fileno())  # the metrics rows up to this step are on disk before the checkpoint says so
         save_checkpoint(dict(model=model.state_dict(), optimizers={k: o.state_dict() for k, o in optimizers.items()},
                              schedule=dict(step=step, lr=lr_at(step, cfg)), rng=rng_state(device), sampler=sampler.state_dict(),
                              pi=pi.state_dict(), experience=list(experience), step=step, state=state, config=resolved, runtime=runtime,
                              data_sha256=data["text_sha256"], model_id=model.config.model_id, parent_id=model.config.parent_id), out / "checkpoint.pt")
+        ranks.barrier()
 
     from tqdm.auto import tqdm
     interrupted = []
@@ -476,8 +494,8 @@ def train(cfg: TrainConfig, # the run; validated here
     old_handler = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     step_fn = STEPS[cfg.paradigm]
     n_tok = cfg.batch_size * cfg.block_size
-    bar = tqdm(total=cfg.max_steps, initial=step, disable=not cfg.progress, desc="train", dynamic_ncols=True)
-    f = open(out / "metrics.csv", "a", newline="")
+    bar = tqdm(total=cfg.max_steps, initial=step, disable=not (cfg.progress and main), desc="train", dynamic_ncols=True)
+    f = open(out / "metrics.csv", "a", newline="") if main else open(os.devnull, "w")
     writer = csv.writer(f)
     t0 = time.perf_counter() - state["elapsed"]
     try:
@@ -486,13 +504,15 @@ def train(cfg: TrainConfig, # the run; validated here
             model.train()
             surprise_schedule(model, step)  # MoE layers with a scan period compute every pair on their steps
             lr = set_lr(optimizers, step, cfg) * scale_lr(optimizers, plasticity_factor(state.get("pi_smooth"), cfg.pi_alpha, cfg.pi_plasticity))
-            idx = windows(sampler.next_starts().to(device), cfg.block_size)
+            idx = windows(sampler.next_starts().to(device), cfg.block_size)  # the global batch: the same on every rank
+            if world_size > 1: idx = ranks.local_share(idx, rank, world_size)
             x, y = train_ids[idx[:, :-1]], train_ids[idx[:, 1:]]
-            rec = step_fn(model, optimizers, x, y, None if train_words is None else train_words[idx[:, :-1]], cfg, experience)
+            rec = step_fn(model, optimizers, x, y, None if train_words is None else train_words[idx[:, :-1]], cfg, experience, **({"ddp": ddp} if ddp else {}))
             step += 1
             rm = routing_metrics(model, n_tok)
+            rec["loss"] = ranks.mean_over_ranks(rec["loss"])  # PI, and so the plasticity factor, must be the same on every rank
             row = dict(step=step, epoch=sampler.epochs, lr=lr, **{k: rec[k] for k in ("loss", "aux_loss", "router_loss", "grad_norm")})
-            row.update(pi.update(rec["loss"], entropy(rec["logits"]), rm.pop("_surprise")), **rm)
+            row.update(pi.update(rec["loss"], ranks.mean_over_ranks(entropy(rec["logits"])), ranks.mean_over_ranks(rm.pop("_surprise"))), **rm)
             state["pi_smooth"] = smooth_pi(state.get("pi_smooth"), row["pi"])  # sets the next step's plasticity
             if step % cfg.eval_interval == 0 or step == cfg.max_steps:
                 with precision(device, cfg.dtype):
@@ -504,6 +524,8 @@ def train(cfg: TrainConfig, # the run; validated here
             writer.writerow([fmt(row.get(c)) for c in cols]); f.flush()
             bar.update(1)
             bar.set_postfix_str(f"loss {rec['loss']:.3f} val {state['last_val'] or math.nan:.3f} k {row.get('mean_k', math.nan):.2f} PI {row['pi']:.2f}", refresh=False)
+            stop = ranks.any_rank(bool(interrupted))  # an interrupt reaches the ranks at different instants: they stop together
+            if stop and not interrupted: interrupted.append(step)
             if (cfg.save_interval and step % cfg.save_interval == 0) or step in (cfg.max_steps, stop_after) or interrupted: checkpoint()
             if step == stop_after or interrupted: break
     finally:
@@ -513,6 +535,7 @@ def train(cfg: TrainConfig, # the run; validated here
         log(f"stopped: checkpoint of step {step} in {out / 'checkpoint.pt'}; the same command continues from there")
         raise KeyboardInterrupt
     if step < cfg.max_steps: return dict(step=step, stopped=True, out=str(out))
+    if not main: return dict(step=step, rank=rank, out=str(out))  # rank 0 evaluates, samples and saves the model
     return finish(model, tok, val_ids, val_words, cfg, out, state, log, info)
 
 # %% ../nbs/07_train.ipynb #16
