@@ -8,7 +8,7 @@ import pytest
 
 os.environ["SOURCE_DATE_EPOCH"] = "1796083200"  # log times are part of the bytes compared; children inherit this
 KILLS = 50  # at least this many kills, each with work left to do
-FILES, STEPS_PER_FILE = 10, 12
+FILES, STEPS_PER_FILE = 20, 12  # ~4x the work 50 kills consume, so the life never finishes before them, on a slow or fast machine
 
 
 def _child(root: str, inbox: str):
@@ -49,7 +49,7 @@ def test_kill_at_random_instants(tmp_path, ctx):
     from tiny_onn.train import TrainConfig
     text = default_corpus()
     inbox = tmp_path / "inbox"; inbox.mkdir()
-    for i in range(FILES): (inbox / f"{i:02d}.txt").write_text(text[i * 3000:(i + 1) * 3000])
+    for i in range(FILES): (inbox / f"{i:02d}.txt").write_text(text[i * 2000:(i + 1) * 2000])
     cfg = TrainConfig(batch_size=4, block_size=32, warmup_steps=3, n_words=0, progress=False, pi_plasticity=1.0,
                       model=dict(ffn="topk", router_loss="none", hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                                  num_key_value_heads=2, n_experts=8, expert_dim=8, num_experts_per_tok=2))
@@ -71,7 +71,7 @@ def test_kill_at_random_instants(tmp_path, ctx):
     while True:
         p = _start(ctx, crashed, inbox); runs += 1
         if kills < KILLS:
-            time.sleep(rng.uniform(0.5 * startup, startup + 0.4))  # sometimes while opening, mostly while training
+            time.sleep(rng.uniform(0.5 * startup, startup + 0.3))  # sometimes while opening, mostly while training
             if p.is_alive():
                 p.kill(); p.join()
                 kills += 1
