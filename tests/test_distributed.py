@@ -1,5 +1,5 @@
-"""Two ranks on the CPU (torchrun, gloo) train the same parameters as one process with the same global batch."""
-import subprocess, sys
+"""Two ranks on the CPU (torchrun, gloo), under DDP and under FSDP2, train the same parameters as one process with the same global batch."""
+import shutil, subprocess, sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,15 @@ def _train_args(corpus: Path, out: Path, kind: str) -> list:
             "--progress", "false", "--plots", "false", "--threads", "1", *TINY, *KINDS[kind]]
 
 
+RESUMED = list(KINDS).index("DynMoE + SML")  # the kind the resume tests stop and continue
+
+
+def _half_args(corpus: Path, out: Path, steps: int) -> list:
+    "That kind's run with the same 8-step schedule, stopped after `steps`."
+    args = _train_args(corpus, out, "DynMoE + SML")
+    return [*args[:6], str(steps), *args[7:], "--lr-decay-steps", "8"]
+
+
 def _weights(model_dir: Path) -> dict:
     from safetensors.torch import load_file
     return load_file(model_dir / "model.safetensors")
@@ -31,37 +40,54 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--np
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    "Every kind trained by one process and by two ranks (one launch each: starting Python and torch once)."
+    "Every kind trained by one process, by two DDP ranks and by two FSDP2 ranks (one launch each: starting Python and torch once)."
     from tiny_onn.embeddings import default_corpus
     d = tmp_path_factory.mktemp("ddp")
     (d / "corpus.txt").write_text(default_corpus()[:20000])
     script = str(Path(__file__).parent / "_ddp_kinds.py")
-    for name, launcher in (("one", [sys.executable]), ("two", TORCHRUN)):
-        r = subprocess.run([*launcher, script, str(d / "corpus.txt"), str(d / name)], capture_output=True, text=True, timeout=300)
+    for name, launcher, flags in (("one", [sys.executable], []), ("two", TORCHRUN, []), ("fsdp", TORCHRUN, ["--fsdp", "true"])):
+        r = subprocess.run([*launcher, script, str(d / "corpus.txt"), str(d / name), *flags], capture_output=True, text=True, timeout=300)
         assert r.returncode == 0, r.stderr[-3000:]
     return d
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
-def test_two_ranks_equal_one_process(runs, kind):
-    i = list(KINDS).index(kind)
-    a, b = _weights(runs / "one" / f"kind{i}" / "model"), _weights(runs / "two" / f"kind{i}" / "model")
+def _max_diff(a: dict, b: dict) -> float:
     assert a.keys() == b.keys()
-    diff = max((a[k] - b[k]).abs().max().item() for k in a)
-    print(f"{kind}: max |one process - two ranks| = {diff:.2e}")
+    return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+@pytest.mark.parametrize("mode", ["two", "fsdp"])
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_two_ranks_equal_one_process(runs, kind, mode):
+    i = list(KINDS).index(kind)
+    diff = _max_diff(_weights(runs / "one" / f"kind{i}" / "model"), _weights(runs / mode / f"kind{i}" / "model"))
+    print(f"{kind}, {'DDP' if mode == 'two' else 'FSDP2'}: max |one process - two ranks| = {diff:.2e}")
     assert diff < 1e-6
+
+
+def _continue(runs: Path, mode: str, out: Path, launcher: list, flags: list):
+    "Copy the first half that the `mode` launch wrote (4 of 8 steps) to `out` and continue it there to step 8 in a fresh launch."
+    shutil.copytree(runs / mode / "first-half", out)
+    r = subprocess.run([*launcher, "-m", "tiny_onn.cli", *_half_args(runs / "corpus.txt", out, 8), *flags], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return r
 
 
 def test_resume_with_two_ranks_is_exact(runs, tmp_path):
     "Both ranks stopped after 4 steps and started again (`tiny-onn train` under torchrun) end where an uninterrupted two-rank run ends, bitwise."
-    kind = "DynMoE + SML"
-    args = lambda steps: [*_train_args(runs / "corpus.txt", tmp_path / "parts", kind)[:6], str(steps),
-                          *_train_args(runs / "corpus.txt", tmp_path / "parts", kind)[7:], "--lr-decay-steps", "8"]
-    for steps in (4, 8):
-        r = subprocess.run([*TORCHRUN, "-m", "tiny_onn.cli", *args(steps)], capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, r.stderr[-3000:]
-    a, b = _weights(runs / "two" / f"kind{list(KINDS).index(kind)}" / "model"), _weights(tmp_path / "parts" / "model")
+    _continue(runs, "two", tmp_path / "run", TORCHRUN, [])
+    a, b = _weights(runs / "two" / f"kind{RESUMED}" / "model"), _weights(tmp_path / "run" / "model")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_fsdp_resume_is_exact_and_its_checkpoint_continues_anywhere(runs, tmp_path):
+    "FSDP2 ranks stopped after 4 steps: FSDP2 continues to the uninterrupted FSDP2 run, bitwise; one process continues the same checkpoint (full tensors, the usual numbering) to the one-process run."
+    _continue(runs, "fsdp", tmp_path / "sharded", TORCHRUN, ["--fsdp", "true"])
+    a, b = _weights(runs / "fsdp" / f"kind{RESUMED}" / "model"), _weights(tmp_path / "sharded" / "model")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    r = _continue(runs, "fsdp", tmp_path / "alone", [sys.executable], [])
+    assert _max_diff(_weights(runs / "one" / f"kind{RESUMED}" / "model"), _weights(tmp_path / "alone" / "model")) < 1e-6
+    assert "number of ranks (2 -> 1)" in r.stderr  # told that this continuation leaves the two-rank trajectory
 
 
 def test_a_dead_rank_is_reported(tmp_path):

@@ -26,6 +26,7 @@ from .data import (prepare_data, windows, WindowSampler, word_stream, evaluate, 
                    resolve_device, precision, model_device)
 from .budget import budgets_frozen
 from .losses import sdl_loss
+from . import distributed as ranks
 from .moe import moe_layers, surprise_backward, surprise_schedule, balancing_loss
 from .monitor import PredictiveIntegrity, plasticity_factor, smooth_pi, TIME_COLUMNS, metric_columns, routing_metrics, entropy, fmt, k_histograms, plot_run
 
@@ -73,6 +74,7 @@ class TrainConfig:
     threads: Optional[int] = None  # torch CPU threads; None = torch's default (one per core). 1 is safest on a busy machine
     device: str = "auto"  # where the model and every batch live: auto (CUDA when torch.cuda.is_available(), else CPU), cpu, cuda or mps
     dtype: str = "float32"  # float32, or bfloat16: forward passes under bfloat16 autocast (parameters, optimizer state and the loss stay float32)
+    fsdp: bool = False  # under torchrun: shard weights, gradients and AdamW state over the ranks (FSDP2) instead of a full copy on each (DDP)
     model: dict = field(default_factory=dict)  # TinyOnnConfig overrides on top of DEFAULT_MODEL, e.g. {"ffn": "dense"}
 
     def validate(self) -> "TrainConfig":
@@ -243,12 +245,13 @@ def _ce(logits: Tensor, y: Tensor) -> Tensor:
 def _clip(params: list, max_norm: float) -> float:
     params = [p for p in params if p.grad is not None]
     if not params: return 0.0
+    if ranks.has_shards(params): return ranks.clip_grad_norm(params, max_norm)  # FSDP2: most gradients are slices
     if max_norm > 0: return float(torch.nn.utils.clip_grad_norm_(params, max_norm, foreach=False))
     return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))
 
 
 def joint_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Optional[Tensor], cfg: TrainConfig, experience: deque = None,
-               ddp: Optional[nn.Module] = None, # data parallel: the DDP wrapper of `model` (its forward averages gradients over the ranks)
+               ddp: Optional[nn.Module] = None, # DDP: the wrapper of `model` (its forward averages gradients over the ranks)
               ) -> dict:
     "One joint step on tokens `x`, word ids `w`, targets `y`; returns the step's losses and the detached logits."
     opt = optimizers["main"]
@@ -257,9 +260,7 @@ def joint_step(model: nn.Module, optimizers: dict, x: Tensor, y: Tensor, w: Opti
     opt.zero_grad(set_to_none=True)
     (ce + aux).backward()
     router_loss = surprise_backward(model)
-    if ddp is not None and router_loss is not None:  # the router-only backward bypassed DDP: average what it added
-        from tiny_onn.distributed import average_grads
-        average_grads(split_parameters(model)[0])
+    if router_loss is not None: ranks.average_router_grads(model)  # several ranks: that backward reached neither DDP nor FSDP2
     norm = _clip(list(model.parameters()), cfg.grad_clip)
     opt.step()
     model.update_router_biases()
@@ -350,7 +351,8 @@ def _to_device(obj, device: torch.device):
     return obj
 
 
-_RUNTIME = dict(device="device", dtype="dtype", threads="thread count")  # what bitwise-exact resume needs unchanged
+_RUNTIME = dict(device="device", dtype="dtype", threads="thread count", ranks="number of ranks", fsdp="FSDP2 setting")  # what bitwise-exact resume needs unchanged
+_ALONE = dict(ranks=1, fsdp=False)  # what a checkpoint that does not record these ran with
 
 
 def _resume_warning(ckpt_path: Path, step: int, old: Optional[dict], new: dict) -> Optional[str]:
@@ -358,7 +360,8 @@ def _resume_warning(ckpt_path: Path, step: int, old: Optional[dict], new: dict) 
     if old is None:
         return (f"resuming {ckpt_path} at step {step} from a checkpoint that does not record its device, dtype and thread count: "
                 f"the continuation may not be bitwise equal to an uninterrupted run")
-    changed = [f"{label} ({old.get(k)} -> {new[k]})" for k, label in _RUNTIME.items() if old.get(k) != new[k]]
+    was = lambda k: old.get(k, _ALONE.get(k))
+    changed = [f"{label} ({was(k)} -> {new[k]})" for k, label in _RUNTIME.items() if was(k) != new[k]]
     if not changed: return None
     return (f"resuming {ckpt_path} at step {step} with a different {', '.join(changed)}: "
             f"the continuation will not be bitwise equal to an uninterrupted run")
@@ -405,14 +408,14 @@ def train(cfg: TrainConfig, # the run; validated here
         print(f"warning: max_steps={cfg.max_steps} <= warmup_steps={cfg.warmup_steps}: the run ends inside the warmup, "
               f"its learning rate never reaches learning_rate={cfg.learning_rate:g} (at most {lr_at(cfg.max_steps - 1, cfg):.3g})", file=sys.stderr)
     if cfg.threads: torch.set_num_threads(cfg.threads)
-    from tiny_onn import distributed as ranks
     rank, world_size, _ = ranks.world()  # (0, 1) unless torchrun started this process
     if world_size > 1 and cfg.paradigm != "joint": raise ValueError("several ranks train with the joint paradigm only")
+    if cfg.fsdp and world_size == 1: raise ValueError("fsdp shards the model over the ranks torchrun starts: run under torchrun --nproc-per-node N with N >= 2")
     if cfg.batch_size % world_size: raise ValueError(f"batch_size={cfg.batch_size} (the global batch) does not divide among {world_size} ranks")
     device = ranks.rank_device(resolve_device(cfg.device, cfg.dtype))
     ranks.init(device)
     main = rank == 0  # writes the run directory; every rank trains and reads checkpoints
-    runtime = dict(device=device.type, dtype=cfg.dtype, threads=torch.get_num_threads())  # recorded in checkpoints: see _resume_warning
+    runtime = dict(device=device.type, dtype=cfg.dtype, threads=torch.get_num_threads(), ranks=world_size, fsdp=cfg.fsdp)  # recorded in checkpoints: see _resume_warning
     log = log if (log and main) else (lambda *a, **k: None)
     out = Path(cfg.out)  # created only once everything below has been checked
     ckpt_path = _checkpoint_to_resume(cfg, out)
@@ -422,7 +425,8 @@ def train(cfg: TrainConfig, # the run; validated here
     if len(val_ids) < cfg.block_size + 1:
         raise ValueError(f"the validation split has {len(val_ids)} tokens; it needs at least block_size + 1 = {cfg.block_size + 1}")
     model = build_model(tok, cfg).to(device)  # initialised on the CPU: the same initial weights on every device
-    ddp = ranks.wrap(model, device) if world_size > 1 else None
+    ddp = ranks.wrap(model, device) if world_size > 1 and not cfg.fsdp else None
+    if cfg.fsdp: ranks.shard(model)  # before the optimizer: it steps each rank's slices
     for m in moe_layers(model): m.grad_scale = float(world_size)  # a rank's mean loss has world_size x its share of the global one's gradient
     train_words, val_words = word_stream(model, train_ids), word_stream(model, val_ids)  # the true stream, from the text's start
     optimizers = build_optimizers(model, cfg)
@@ -443,9 +447,11 @@ def train(cfg: TrainConfig, # the run; validated here
         diff = [k for k in _MUST_MATCH if old.get(k) != resolved.get(k)]
         if diff: raise ValueError(f"checkpoint {ckpt_path} belongs to a run with different {diff}: to continue it, use its settings "
                                   f"(in {ckpt_path.parent / 'run.json'}); for a new run choose another --out")
-        model.load_state_dict(ckpt["model"])
+        if cfg.fsdp: ranks.load_full_state(model, optimizers, ckpt["model"], ckpt["optimizers"])
+        else:
+            model.load_state_dict(ckpt["model"])
+            for name, opt in optimizers.items(): opt.load_state_dict(ckpt["optimizers"][name])
         if ckpt.get("model_id"): model.config.model_id, model.config.parent_id = ckpt["model_id"], ckpt.get("parent_id")  # the same model, continued
-        for name, opt in optimizers.items(): opt.load_state_dict(ckpt["optimizers"][name])
         sampler.load_state_dict(ckpt["sampler"]); pi.load_state_dict(ckpt["pi"])
         experience.extend(_to_device(ckpt["experience"], device))
         step, state = ckpt["step"], dict(ckpt["state"])
@@ -469,17 +475,21 @@ def train(cfg: TrainConfig, # the run; validated here
                 resumed_from_step=step if ckpt else None, resume_warning=resume_warning)
     if previous is not None: info["previous"] = previous.pop("previous", []) + [previous]
     info["world_size"] = world_size
+    if cfg.fsdp: info["parameters_on_rank_0"] = ranks.local_numel(model)  # its slices and the whole gates
     if main: (out / "run.json").write_text(json.dumps(info, indent=1))
     ranks.barrier()
     log(f"run: {json.dumps(resolved)}")
+    held = f" ({info['parameters_on_rank_0']:,} on rank 0)" if cfg.fsdp else ""
     log(f"git {info['git_commit']}, torch {info['torch']}, transformers {info['transformers']}; {device.type}, {cfg.dtype}, "
-        f"{runtime['threads']} threads; {n_params:,} parameters; "
+        f"{runtime['threads']} threads; {n_params:,} parameters{held}; "
         f"data {data['source']}: {data['chars']:,} chars, {len(train_ids):,} train / {len(val_ids):,} val tokens")
 
     def checkpoint():
+        if cfg.fsdp: weights, opt_states = ranks.full_state(model, optimizers)  # every rank takes part; rank 0 receives
+        else: weights, opt_states = model.state_dict(), {k: o.state_dict() for k, o in optimizers.items()}
         if not main: return ranks.barrier()
         f.flush(); os.fsync(f.fileno())  # the metrics rows up to this step are on disk before the checkpoint says so
-        save_checkpoint(dict(model=model.state_dict(), optimizers={k: o.state_dict() for k, o in optimizers.items()},
+        save_checkpoint(dict(model=weights, optimizers=opt_states,
                              schedule=dict(step=step, lr=lr_at(step, cfg)), rng=rng_state(device), sampler=sampler.state_dict(),
                              pi=pi.state_dict(), experience=list(experience), step=step, state=state, config=resolved, runtime=runtime,
                              data_sha256=data["text_sha256"], model_id=model.config.model_id, parent_id=model.config.parent_id), out / "checkpoint.pt")
@@ -535,6 +545,7 @@ def train(cfg: TrainConfig, # the run; validated here
         log(f"stopped: checkpoint of step {step} in {out / 'checkpoint.pt'}; the same command continues from there")
         raise KeyboardInterrupt
     if step < cfg.max_steps: return dict(step=step, stopped=True, out=str(out))
+    if cfg.fsdp: model = ranks.gathered_model(model)  # whole, on rank 0's CPU
     if not main: return dict(step=step, rank=rank, out=str(out))  # rank 0 evaluates, samples and saves the model
     return finish(model, tok, val_ids, val_words, cfg, out, state, log, info)
 
