@@ -60,6 +60,11 @@ def _flag_type(tp):
             if s.lower() in ("1", "true", "yes", "on"): return True
             if s.lower() in ("0", "false", "no", "off"): return False
             raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
+        if base is dict:  # e.g. rope_parameters={"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 64}
+            try: value = json.loads(s)
+            except json.JSONDecodeError as e: raise argparse.ArgumentTypeError(f"expected a JSON object, got {s!r} ({e.msg})") from None
+            if not isinstance(value, dict): raise argparse.ArgumentTypeError(f"expected a JSON object, got {s!r}")
+            return value
         try: return base(s)
         except ValueError: raise argparse.ArgumentTypeError(f"expected {base.__name__}{' or none' if optional else ''}, got {s!r}") from None
     parse.__name__ = getattr(base, "__name__", str(base))
@@ -222,7 +227,9 @@ def live_command(args: argparse.Namespace) -> int:
 
 
 def evaluate_file(model_dir: Path, data: Path, block_size: int = None, split: str = "all", batch_size: int = 32,
-                  device: str = "auto", dtype: str = "float32") -> dict:
+                  device: str = "auto", dtype: str = "float32",
+                  rope: typing.Optional[str] = None, # run at block_size with this RoPE scaling (`tiny_onn.rope.extend_context`); None = as saved
+                 ) -> dict:
     "Score a text file (or its nanoGPT train/val split) with a saved model on `device` at `dtype`: mean nats per character over non-overlapping windows."
     from tiny_onn.data import load_model, read_text, split_text, encode, evaluate, resolve_device, precision
     if split not in ("all", "train", "val"): raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
@@ -231,9 +238,12 @@ def evaluate_file(model_dir: Path, data: Path, block_size: int = None, split: st
     text = read_text(data)
     if split != "all": text = split_text(text)[split == "val"]
     block = block_size or model.config.max_position_embeddings
+    if rope is not None:
+        from tiny_onn.rope import extend_context
+        extend_context(model.config, rope, block)
     with precision(where, dtype): r = evaluate(model.to(where), encode(tok, text).to(where), block, batch_size)
     return dict(loss=r["loss"], chars=r["chars"], tokens=r["tokens"], token_loss=r["token_loss"], bits_per_char=r["bits_per_char"],
-                block_size=block, split=split, data=str(data), model=str(model_dir), device=where.type, dtype=dtype)
+                block_size=block, split=split, data=str(data), model=str(model_dir), device=where.type, dtype=dtype, rope=rope)
 
 # %% ../nbs/10_cli.ipynb #9
 class _Parser(argparse.ArgumentParser):
@@ -301,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("all", "train", "val"), default="all", help="the whole file, or nanoGPT's first 90%% / last 10%%")
     p.add_argument("--block-size", type=_int_at_least(1), default=None, help="window length (default: the model's context)")
     p.add_argument("--batch-size", type=_int_at_least(1), default=32, help="windows per forward pass")
+    p.add_argument("--rope", choices=("default", "linear", "dynamic", "yarn"), default=None,
+                   help="run at --block-size past the trained context with this RoPE scaling (factor = block size / trained context); "
+                        "default = plain RoPE extrapolated")
     _add_device_arguments(p)
     p = sub_parser("convert", help="a local Qwen3 checkpoint directory as a Tiny-ONN model, each MLP cut into experts",
                    description="Convert a Qwen3 directory (config.json, safetensors, tokenizer files) into a Tiny-ONN model directory "
@@ -388,7 +401,7 @@ def run(argv):
             print(text)
             return text
         if args.command == "eval":
-            result = evaluate_file(args.model_dir, args.data, args.block_size, args.split, args.batch_size, args.device, args.dtype)
+            result = evaluate_file(args.model_dir, args.data, args.block_size, args.split, args.batch_size, args.device, args.dtype, args.rope)
             print(json.dumps(result, indent=1))
             return result
         if args.command == "scan":

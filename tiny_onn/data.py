@@ -207,8 +207,9 @@ def evaluate(model: nn.Module, # a causal LM whose forward returns `.logits`
     for name, v in (("block_size", block_size), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
     if ids.dim() != 1 or len(ids) < 2: raise ValueError(f"need a 1-D tensor of at least 2 token ids, got shape {tuple(ids.shape)}")
-    ctx = getattr(model.config, "max_position_embeddings", block_size)
-    if block_size > ctx: raise ValueError(f"block_size={block_size} is longer than the model's context ({ctx})")
+    ctx = getattr(model.config, "context_length", getattr(model.config, "max_position_embeddings", block_size))
+    if block_size > ctx: raise ValueError(f"block_size={block_size} is longer than the model's context ({ctx}); a model with RoPE can run "
+                                          f"longer with a scaling (tiny_onn.rope.extend_context, tiny-onn eval --rope)")
     if words is None: words = word_stream(model, ids)
     was_training = model.training
     model.eval()

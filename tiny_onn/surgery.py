@@ -44,12 +44,14 @@ def merge_experts(gate_up: Tensor, # (E, 2, I/E, d)
     return rows[0].contiguous(), rows[1].contiguous(), down.reshape(E * width, d).T.contiguous()
 
 # %% ../nbs/11_surgery.ipynb #9
-def _rope_theta(q: Qwen3Config) -> float:
-    "Qwen3's RoPE base; RoPE scaling (YaRN, linear, dynamic NTK) is refused: Tiny-ONN computes plain RoPE."
-    params = getattr(q, "rope_parameters", None) or {}
+def _rope(q: Qwen3Config) -> dict:
+    "Qwen3's RoPE settings (base, and scaling when it has one) as TinyOnnConfig arguments; a kind Tiny-ONN does not compute is refused."
+    from tiny_onn.rope import ROPE_TYPES
+    params = dict(getattr(q, "rope_parameters", None) or {})
+    theta = float(params.get("rope_theta", getattr(q, "rope_theta", 10000.0)))
     kind = params.get("rope_type", "default")
-    if kind != "default": raise ValueError(f"the Qwen3 config uses RoPE scaling (rope_type={kind!r}); Tiny-ONN converts plain RoPE only")
-    return float(params.get("rope_theta", getattr(q, "rope_theta", 10000.0)))
+    if kind not in ROPE_TYPES: raise ValueError(f"cannot convert this Qwen3: rope_type={kind!r}; Tiny-ONN computes {ROPE_TYPES}")
+    return dict(rope_theta=theta, rope_parameters={**params, "rope_theta": theta} if kind != "default" else None)
 
 
 def config_from_qwen3(q: Qwen3Config, # the dense model's configuration
@@ -73,7 +75,7 @@ def config_from_qwen3(q: Qwen3Config, # the dense model's configuration
     return TinyOnnConfig(
         chars=chars, vocab_size=q.vocab_size, hidden_size=q.hidden_size, num_hidden_layers=q.num_hidden_layers,
         num_attention_heads=q.num_attention_heads, num_key_value_heads=q.num_key_value_heads, head_dim=q.head_dim,
-        max_position_embeddings=q.max_position_embeddings, rope_theta=_rope_theta(q), qk_norm=True, rms_norm_eps=q.rms_norm_eps,
+        max_position_embeddings=q.max_position_embeddings, **_rope(q), qk_norm=True, rms_norm_eps=q.rms_norm_eps,
         tie_word_embeddings=q.tie_word_embeddings, initializer_range=q.initializer_range, intermediate_size=q.intermediate_size,
         router_loss="none", pad_token_id=q.pad_token_id, bos_token_id=q.bos_token_id, eos_token_id=q.eos_token_id,
         **experts)
@@ -92,7 +94,7 @@ def qwen3_config(c: TinyOnnConfig) -> Qwen3Config:
                "(whose sum with all active is an MLP) merge into Qwen3's MLP")
     return Qwen3Config(vocab_size=c.vocab_size, hidden_size=c.hidden_size, intermediate_size=width, num_hidden_layers=c.num_hidden_layers,
                        num_attention_heads=c.num_attention_heads, num_key_value_heads=c.num_key_value_heads, head_dim=c.head_dim,
-                       max_position_embeddings=c.max_position_embeddings, rope_theta=c.rope_theta, rms_norm_eps=c.rms_norm_eps,
+                       max_position_embeddings=c.max_position_embeddings, rope_parameters=dict(c.rope_parameters), rms_norm_eps=c.rms_norm_eps,
                        tie_word_embeddings=c.tie_word_embeddings, initializer_range=c.initializer_range, hidden_act="silu",
                        attention_bias=False, pad_token_id=c.pad_token_id, bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id)
 
