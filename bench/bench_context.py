@@ -20,7 +20,8 @@ def main():
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--seed", type=int, default=1337)
     args = p.parse_args()
-    import torch
+    import torch, transformers
+    transformers.utils.logging.disable_progress_bar()  # a "Loading weights" bar per evaluation: noise
     from tiny_onn.data import encode, load_model, read_text, split_text
     from tiny_onn.rope import ROPE_TYPES, context_losses
     from tiny_onn.train import TrainConfig, train

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['ROPE_TYPES', 'rope_frequencies', 'rope_cos_sin', 'rope_problems', 'extend_context', 'context_losses']
 
-# %% ../nbs/06c_rope_scaling.ipynb #3
+# %% ../nbs/06c_rope_scaling.ipynb #4
 from typing import Optional
 
 import torch
