@@ -60,10 +60,11 @@ def _flag_type(tp):
             if s.lower() in ("1", "true", "yes", "on"): return True
             if s.lower() in ("0", "false", "no", "off"): return False
             raise argparse.ArgumentTypeError(f"expected true or false, got {s!r}")
-        if base is dict:  # e.g. rope_parameters={"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 64}
+        if base in (dict, list):  # JSON: rope_parameters={"rope_type": "yarn", "factor": 8.0, ...}, image_grid=[4,4]
+            kind = "object" if base is dict else "array"
             try: value = json.loads(s)
-            except json.JSONDecodeError as e: raise argparse.ArgumentTypeError(f"expected a JSON object, got {s!r} ({e.msg})") from None
-            if not isinstance(value, dict): raise argparse.ArgumentTypeError(f"expected a JSON object, got {s!r}")
+            except json.JSONDecodeError as e: raise argparse.ArgumentTypeError(f"expected a JSON {kind}, got {s!r} ({e.msg})") from None
+            if not isinstance(value, base): raise argparse.ArgumentTypeError(f"expected a JSON {kind}, got {s!r}")
             return value
         try: return base(s)
         except ValueError: raise argparse.ArgumentTypeError(f"expected {base.__name__}{' or none' if optional else ''}, got {s!r}") from None

@@ -21,6 +21,7 @@ from transformers.modeling_outputs import MoeCausalLMOutputWithPast
 from .embeddings import HierarchicalEmbedding, TinyOnnTokenizer, WordStream, CHAR_OFFSET
 from .moie import MoIEFFN, NeuronGate
 from .rope import rope_cos_sin, rope_problems
+from .images import IMAGE_ROPE, multimodal_positions, place_patches
 from .moe import DynMoE, RouterLoss, checkpointed, moe_layers, ROUTER_LOSSES, SURPRISE_SCOPES, AFTER_BACKWARD
 from .losses import SML_TARGETS
 from .routing import DynMoEGate, TopKGate
@@ -52,6 +53,9 @@ class TinyOnnConfig(PretrainedConfig):
                                                          # "factor": 8.0, "original_max_position_embeddings": 64}; also "linear", "dynamic"; None = plain RoPE
                  qk_norm: bool = False, # per-head RMSNorm on q and k, as Qwen3
                  learned_positions: bool = False, # add a learned 1D position embedding on top of RoPE
+                 image_patch_dim: int = 0, # values per image patch (2 x 2 grey pixels = 4): images share the text's backbone; 0 = text only
+                 image_grid: Optional[list] = None, # [rows, columns] of patches in an image
+                 image_rope: str = "2d", # "2d": rotary pairs turned in turn by the sequence position, the patch row and column; "1d": sequence only
                  rms_norm_eps: float = 1e-6, # as Qwen3
                  tie_word_embeddings: bool = False, # nanoGPT ties; off by default so the output layer can differ
                  dropout: float = 0.0, # nanoGPT's baby GPT uses none at this size
@@ -94,6 +98,8 @@ class TinyOnnConfig(PretrainedConfig):
         self.rope_parameters = {"rope_type": "default", "rope_theta": rope_theta, **(rope_parameters or {})}  # transformers' RoPE record
         self.rope_theta = self.rope_parameters["rope_theta"]
         self.learned_positions, self.rms_norm_eps, self.dropout = learned_positions, rms_norm_eps, dropout
+        self.image_patch_dim, self.image_rope = image_patch_dim, image_rope
+        self.image_grid = list(image_grid) if image_grid is not None else None
         self.initializer_range, self.ffn, self.intermediate_size = initializer_range, ffn, intermediate_size
         self.n_experts, self.num_experts_per_tok = n_experts, num_experts_per_tok
         self.expert_backend = "grouped" if expert_backend == "sparse" else expert_backend  # "sparse": its name in older configs
@@ -107,7 +113,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.k_budget, self.neuron_budget, self.head_budget = k_budget, neuron_budget, head_budget
         self.sdl_target_k, self.attention, self.activation_checkpointing = sdl_target_k, attention, activation_checkpointing
         outside_tokenizer = vocab_size is not None and not self.chars and not self.words
-        self.vocab_size = vocab_size if outside_tokenizer else CHAR_OFFSET + len(self.chars)
+        self.vocab_size = vocab_size if outside_tokenizer else CHAR_OFFSET + len(self.chars) + (1 if image_patch_dim else 0)  # + the image token
         self._check(vocab_size, expert_dim)
         super().__init__(pad_token_id=pad_token_id, eos_token_id=eos_token_id, bos_token_id=bos_token_id,
                          tie_word_embeddings=tie_word_embeddings, **kwargs)
@@ -125,6 +131,13 @@ class TinyOnnConfig(PretrainedConfig):
             fail(f"num_attention_heads={self.num_attention_heads} is not a multiple of num_key_value_heads={self.num_key_value_heads}")
         if self.head_dim < 2 or self.head_dim % 2: fail(f"head_dim must be even and >= 2 for RoPE, got {self.head_dim}")
         for problem in rope_problems(self.rope_parameters, self.max_position_embeddings, self.learned_positions): fail(problem)
+        if self.image_patch_dim:
+            if self.image_patch_dim < 0: fail(f"image_patch_dim must be >= 0, got {self.image_patch_dim}")
+            if not (self.image_grid and len(self.image_grid) == 2 and all(isinstance(n, int) and n >= 1 for n in self.image_grid)):
+                fail(f"image_patch_dim={self.image_patch_dim} needs image_grid=(rows, columns) of patches, got {self.image_grid!r}")
+            if self.image_rope not in IMAGE_ROPE: fail(f"image_rope={self.image_rope!r}; choose from {IMAGE_ROPE}")
+            if self.image_rope == "2d" and self.head_dim < 6: fail(f"image_rope='2d' shares the rotary pairs among 3 positions: head_dim must be >= 6, got {self.head_dim}")
+            if self.words: fail("the word stream reads characters, and image tokens are none: use images with a characters-only vocabulary (no words)")
         if self.ffn not in FFN_KINDS: fail(f"ffn={self.ffn!r}; choose from {FFN_KINDS}")
         if self.attention not in ATTENTION_KINDS: fail(f"attention={self.attention!r}; choose from {ATTENTION_KINDS}")
         if self.router_loss not in ROUTER_LOSSES: fail(f"router_loss={self.router_loss!r}; choose from {ROUTER_LOSSES}")
@@ -184,6 +197,11 @@ class TinyOnnConfig(PretrainedConfig):
     def from_tokenizer(cls, tokenizer: TinyOnnTokenizer, **kwargs):
         "A config whose vocabulary is `tokenizer`'s characters and words."
         return cls(chars=tokenizer.chars, words=tokenizer.words, **kwargs)
+
+    @property
+    def image_token_id(self) -> Optional[int]:
+        "The id that stands for one image patch in input_ids (the last of the vocabulary); None for a text-only model."
+        return self.vocab_size - 1 if self.image_patch_dim else None
 
     @property
     def context_length(self) -> int:
@@ -357,6 +375,7 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
         self.layers = nn.ModuleList(Block(c, i) for i in range(c.num_hidden_layers))
         self.norm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.drop = nn.Dropout(c.dropout)
+        self.patch_embed = nn.Linear(c.image_patch_dim, c.hidden_size) if c.image_patch_dim else None  # one tower: patches enter as tokens
         for m in self.layers.modules():  # attention, MLP and every routed layer checkpoint themselves (gates outside)
             if hasattr(m, "gradient_checkpointing"): m.gradient_checkpointing = c.activation_checkpointing
         self.post_init()
@@ -366,10 +385,11 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
 
     def forward(self, input_ids: Tensor, # (B, T) token ids
                 attention_mask: Optional[Tensor] = None, # (B, past + T), 1 = token, 0 = padding
-                position_ids: Optional[Tensor] = None, # (B, T); default: count of real tokens before each one
+                position_ids: Optional[Tensor] = None, # (B, T); default: count of real tokens before each one; or (3, B, T) with rows and columns
                 cache: Optional[DynamicCache] = None, # keys/values of earlier tokens
                 use_cache: bool = False,
                 word_ids: Optional[Tensor] = None, # (B, T); default: computed from input_ids (needs an empty cache)
+                pixel_values: Optional[Tensor] = None, # (B, P, image_patch_dim): the patches of the image tokens, in order
                ) -> tuple:
         c = self.config
         if input_ids.dim() != 2: raise ValueError(f"input_ids must be (batch, time), got shape {tuple(input_ids.shape)}")
@@ -387,8 +407,13 @@ class TinyOnnModel(TinyOnnPreTrainedModel):
                 position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)[:, -T:]
             else:
                 position_ids = torch.arange(past, past + T, device=input_ids.device)[None].expand(B, T)
-        x = self.drop(self.embed(input_ids, word_ids, position_ids))  # (B, T, d)
-        cos, sin = rope_cos_sin(position_ids, c, x.dtype)  # (B, T, hd)
+        x = self.embed(input_ids, word_ids, position_ids if position_ids.dim() == 2 else position_ids[0])  # (B, T, d)
+        if self.patch_embed is not None:
+            x = place_patches(x, input_ids, pixel_values, c.image_token_id, self.patch_embed)
+            if c.image_rope == "2d" and position_ids.dim() == 2: position_ids = multimodal_positions(input_ids, position_ids, c.image_token_id, c.image_grid)
+        elif pixel_values is not None: raise ValueError("pixel_values were given to a text-only model (image_patch_dim=0)")
+        x = self.drop(x)
+        cos, sin = rope_cos_sin(position_ids, c, x.dtype)  # (B, T, hd); 3-D positions: pairs shared by sequence, row, column
         mask = causal_mask(attention_mask, B, T, past, input_ids.device)
         for block in self.layers: x = block(x, cos, sin, mask, cache)
         return self.norm(x), cache
@@ -417,12 +442,13 @@ class TinyOnnForCausalLM(TinyOnnPreTrainedModel, GenerationMixin):
                 use_cache: Optional[bool] = None,
                 labels: Optional[Tensor] = None, # (B, T) HF convention: the loss shifts them by one inside
                 word_ids: Optional[Tensor] = None, logits_to_keep: int = 0,
+                pixel_values: Optional[Tensor] = None, # (B, P, image_patch_dim) patches of the image tokens (image models)
                 past_key_values: Optional[DynamicCache] = None, # the cache's name before transformers 5.24, still accepted
                 **kwargs) -> MoeCausalLMOutputWithPast:
         if past_key_values is not None:  # read, never silently dropped: ignoring a cache makes every step see one token
             if cache is not None: raise ValueError("pass the KV cache once, as cache= (past_key_values= is its old name)")
             cache = past_key_values
-        h, cache = self.model(input_ids, attention_mask, position_ids, cache, bool(use_cache), word_ids)
+        h, cache = self.model(input_ids, attention_mask, position_ids, cache, bool(use_cache), word_ids, pixel_values)
         logits = self.lm_head(h[:, -logits_to_keep:] if logits_to_keep else h)  # (B, T, V)
         aux = self.aux_loss() if self.training or labels is not None else logits.new_zeros(())
         loss = None

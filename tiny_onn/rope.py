@@ -18,23 +18,27 @@ ROPE_TYPES = ("default", "linear", "dynamic", "yarn")  # plain RoPE, and the thr
 
 def rope_frequencies(config, # a config with `rope_parameters` and `head_dim` (TinyOnnConfig, Qwen3Config)
                      seq_len=None, # dynamic NTK: the length of the sequence being run (int or 0-d tensor)
+                     device: Optional[torch.device] = None, # where inv_freq is made (the positions' device: never the default one)
                     ) -> tuple: # inv_freq (head_dim/2,) float32, and the factor cos and sin are scaled by
     "RoPE's inverse frequencies: plain, or scaled by transformers' own `ROPE_INIT_FUNCTIONS` (the functions Qwen3 uses)."
     params = config.rope_parameters
     if params["rope_type"] == "default":  # Qwen3's default, the same float32 numbers
         dim = config.head_dim
-        return 1.0 / params["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.float) / dim), 1.0
-    return ROPE_INIT_FUNCTIONS[params["rope_type"]](config, None, seq_len=seq_len)
+        return 1.0 / params["rope_theta"] ** (torch.arange(0, dim, 2, dtype=torch.float, device=device) / dim), 1.0
+    return ROPE_INIT_FUNCTIONS[params["rope_type"]](config, device, seq_len=seq_len)
 
 
-def rope_cos_sin(position_ids: Tensor, # (B, T) absolute positions
+def rope_cos_sin(position_ids: Tensor, # (B, T) absolute positions, or (3, B, T) sequence / row / column positions (images)
                  config, # where the RoPE settings come from (`rope_frequencies`)
                  dtype: torch.dtype) -> tuple:
     "cos and sin of the rotary angles, (B, T, head_dim) each, halves repeated (Qwen3/Llama layout), times the scaling's attention factor."
     dynamic = config.rope_parameters["rope_type"] == "dynamic"
-    inv_freq, scale = rope_frequencies(config, position_ids.max() + 1 if dynamic else None)  # dynamic: stretched to this forward's length
+    inv_freq, scale = rope_frequencies(config, position_ids.max() + 1 if dynamic else None, position_ids.device)  # dynamic: stretched to this forward's length
                                                                                               # (a tensor, as transformers passes it: the same float32 base)
-    angles = position_ids[..., None].float() * inv_freq.to(position_ids.device)  # (B, T, head_dim/2), float32 as Qwen3 (also in a float64 model)
+    if position_ids.dim() == 3:  # pair i turns with position i % 3: sequence, row, column, sequence, ... (interleaved M-RoPE, 06d_images)
+        position_ids = position_ids[torch.arange(len(inv_freq), device=position_ids.device) % 3].permute(1, 2, 0)  # (B, T, head_dim/2)
+    else: position_ids = position_ids[..., None]  # (B, T, 1)
+    angles = position_ids.float() * inv_freq  # (B, T, head_dim/2), float32 as Qwen3 (also in a float64 model)
     angles = torch.cat((angles, angles), dim=-1)  # (B, T, head_dim)
     return (angles.cos() * scale).to(dtype), (angles.sin() * scale).to(dtype)
 

@@ -88,6 +88,7 @@ def qwen3_config(c: TinyOnnConfig) -> Qwen3Config:
     if not c.qk_norm: fail("qk_norm=False; Qwen3 always normalises q and k per head, and no norm weight makes that the identity")
     if c.words: fail("the model has a word vocabulary (hierarchical embedding); Qwen3 embeds tokens only")
     if c.learned_positions: fail("learned_positions=True; Qwen3 has RoPE only")
+    if c.image_patch_dim: fail(f"image_patch_dim={c.image_patch_dim}: the model reads image patches; Qwen3ForCausalLM is text-only")
     if c.ffn == "dense": width = c.intermediate_size
     elif c.ffn in ("topk", "dynmoe") and c.routing_weighting == "unit": width = c.n_experts * c.expert_dim
     else: fail(f"ffn={c.ffn!r} with routing_weighting={c.routing_weighting!r}: only a dense MLP or unit-weight SwiGLU experts "
