@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .embeddings import EOS_ID
+from .embeddings import EOS_ID, PAD_ID
 
 # %% ../nbs/06d_images.ipynb #6
 IMAGE_ROPE = ("2d", "1d")  # rotary pairs turned by (sequence, row, column) in turn, or by the sequence position only
@@ -120,7 +120,7 @@ def read_digits(model, tok, split: dict, # `digits()["test"]`
     "Greedy generation after `<eos>` + each image: the text the model writes, up to its `<eos>`."
     n = split["patches"].shape[1]
     prompt = torch.tensor([[EOS_ID] + ([] if text_only else [model.config.image_token_id] * n)] * len(split["labels"]))
-    out = model.generate(prompt, pixel_values=None if text_only else split["patches"], max_new_tokens=max(map(len, DIGIT_NAMES)) + 1,
-                         do_sample=False, eos_token_id=EOS_ID, pad_token_id=EOS_ID)
+    out = model.generate(prompt, attention_mask=torch.ones_like(prompt), pixel_values=None if text_only else split["patches"],
+                         max_new_tokens=max(map(len, DIGIT_NAMES)) + 1, do_sample=False, eos_token_id=EOS_ID, pad_token_id=PAD_ID)
     def name(row: list) -> str: return tok.decode(row[:row.index(EOS_ID)] if EOS_ID in row else row)
     return [name(row.tolist()) for row in out[:, prompt.shape[1]:]]
