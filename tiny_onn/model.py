@@ -30,7 +30,7 @@ from .surprise import SwiGLUExperts, EXPERT_BACKENDS
 
 # %% ../nbs/06_model.ipynb #7
 FFN_KINDS = ("dense", "topk", "dynmoe", "gaussian", "hierarchical_gaussian", "moie")  # MoE kinds are named by their router
-ATTENTION_KINDS = ("dense", "dynsmha", "dynsiha")  # the sparse kinds live in tiny_onn.attention (06a)
+ATTENTION_KINDS = ("dense", "dynsmha", "dynsiha", "dynnsa")  # the sparse kinds live in tiny_onn.attention (06a) and tiny_onn.nsa (06e)
 
 class TinyOnnConfig(PretrainedConfig):
     "Configuration of a Tiny-ONN decoder: sizes, the feed-forward kind and what trains its router."
@@ -86,6 +86,10 @@ class TinyOnnConfig(PretrainedConfig):
                  neuron_budget: Optional[float] = None, # MoIE layers (ffn='moie', attention='dynsiha'): mean fraction of neurons active
                  head_budget: Optional[float] = None, # attention='dynsmha': mean fraction of heads active per token
                  attention: str = "dense", # one of ATTENTION_KINDS
+                 nsa_block: int = 16, # DynNSA: keys per block (summarised, and chosen or not as a whole)
+                 nsa_window: int = 32, # DynNSA: the most recent keys every query reads (>= nsa_block: covers the unfinished block)
+                 nsa_threshold_init: float = 1.0, # DynNSA: initial tau; a block is chosen when p_j x exp(entropy) >= tau (1: its fair share)
+                 nsa_cost: float = 0.01, # DynNSA: weight of the soft fraction of blocks chosen, added to the loss (pushes tau up)
                  activation_checkpointing: bool = False, # recompute activations in the backward; gates stay outside. Not named
                                                          # gradient_checkpointing: transformers consumes that config key and drops it
                  pad_token_id: int = 0, eos_token_id: int = 1, bos_token_id: Optional[int] = None,
@@ -112,6 +116,7 @@ class TinyOnnConfig(PretrainedConfig):
         self.sml_target = sml_target
         self.k_budget, self.neuron_budget, self.head_budget = k_budget, neuron_budget, head_budget
         self.sdl_target_k, self.attention, self.activation_checkpointing = sdl_target_k, attention, activation_checkpointing
+        self.nsa_block, self.nsa_window, self.nsa_threshold_init, self.nsa_cost = nsa_block, nsa_window, nsa_threshold_init, nsa_cost
         outside_tokenizer = vocab_size is not None and not self.chars and not self.words
         self.vocab_size = vocab_size if outside_tokenizer else CHAR_OFFSET + len(self.chars) + (1 if image_patch_dim else 0)  # + the image token
         self._check(vocab_size, expert_dim)
@@ -140,6 +145,8 @@ class TinyOnnConfig(PretrainedConfig):
             if self.words: fail("the word stream reads characters, and image tokens are none: use images with a characters-only vocabulary (no words)")
         if self.ffn not in FFN_KINDS: fail(f"ffn={self.ffn!r}; choose from {FFN_KINDS}")
         if self.attention not in ATTENTION_KINDS: fail(f"attention={self.attention!r}; choose from {ATTENTION_KINDS}")
+        if self.attention == "dynnsa" and not 1 <= self.nsa_block <= self.nsa_window:
+            fail(f"DynNSA needs 1 <= nsa_block <= nsa_window (the window covers a query's unfinished block), got nsa_block={self.nsa_block}, nsa_window={self.nsa_window}")
         if self.router_loss not in ROUTER_LOSSES: fail(f"router_loss={self.router_loss!r}; choose from {ROUTER_LOSSES}")
         if self.sml_target not in SML_TARGETS: fail(f"sml_target={self.sml_target!r}; choose from {SML_TARGETS}")
         if self.sml_target == "log" and self.surprise_variant == "first_order":
@@ -322,6 +329,9 @@ def feed_forward(c: TinyOnnConfig) -> nn.Module:
 def attention_layer(c: TinyOnnConfig, layer_idx: int) -> nn.Module:
     "The block's attention as the config asks: dense, or a sparse kind from `tiny_onn.attention`."
     if c.attention == "dense": return Attention(c, layer_idx)
+    if c.attention == "dynnsa":
+        from tiny_onn.nsa import DynNSA  # built on Attention in a later notebook, so imported when needed
+        return DynNSA(c, layer_idx)
     from tiny_onn.attention import DynSMHA, DynSIHA  # built on Attention in the next notebook, so imported when needed
     return (DynSMHA if c.attention == "dynsmha" else DynSIHA)(c, layer_idx)
 
@@ -463,8 +473,9 @@ class TinyOnnForCausalLM(TinyOnnPreTrainedModel, GenerationMixin):
         return inputs
 
     def aux_loss(self) -> Tensor:
-        "The forward-time router losses of every MoE layer (load balancing, SDL), already weighted; 0 without any."
+        "The forward-time router losses of every MoE layer (load balancing, SDL) and DynNSA's selection cost, already weighted; 0 without any."
         losses = [m.forward_loss() for m in moe_layers(self)]
+        losses += [m.selection_cost for m in self.modules() if getattr(m, "selection_cost", None) is not None]
         return torch.stack(losses).sum() if losses else self.lm_head.weight.new_zeros(())
 
     def router_parameters(self) -> list:
