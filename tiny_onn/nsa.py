@@ -41,8 +41,8 @@ class DynNSA(Attention):
         B, T, _ = x.shape
         q, k, v = self.project(x, cos, sin, cache)  # (B, H, T, hd), (B, H, S, hd) x 2
         allowed = causal_allowed(T, k.shape[2], mask, x.device)  # (B or 1, 1, T, S): causality and padding
-        keys, probs = self.select(q, k, allowed)  # the gate: outside any checkpoint
-        y = checkpointed(self.attend_selected, q, k, v, keys, allowed, probs, enabled=self.gradient_checkpointing and cache is None)
+        keys, probs, member = self.select(q, k, allowed)  # the gate: outside any checkpoint
+        y = checkpointed(self.attend_selected, q, k, v, keys, allowed, probs, member, enabled=self.gradient_checkpointing and cache is None)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))  # (B, T, d)
 
     def project(self, x: Tensor, cos: Tensor, sin: Tensor, cache: Optional[DynamicCache]) -> tuple:
@@ -57,42 +57,46 @@ class DynNSA(Attention):
         return q, k, v
 
     def select(self, q: Tensor, k: Tensor, allowed: Tensor) -> tuple:
-        "Which keys each query reads, (B, H, T, S): 0/1 forward with the soft selection's gradient; and its attention over the block summaries."
+        "Which keys each query reads, (B, H, T, S): 0/1 forward with the soft selection's gradient; its attention over the block summaries; the blocks' membership."
         B, H, T, hd = q.shape
         S, b = k.shape[2], self.block
-        n = S // b  # complete blocks among the keys
-        query_pos, key_pos = torch.arange(S - T, S, device=q.device), torch.arange(S, device=q.device)
-        window = (key_pos[None] <= query_pos[:, None]) & (query_pos[:, None] - key_pos[None] < self.window)  # (T, S): the last few keys
+        pad = S - allowed[:, 0, -1].sum(-1) if allowed.shape[0] == B else torch.zeros(1, dtype=torch.long, device=q.device)  # (B or 1,) left padding
+        key_pos = torch.arange(S, device=q.device) - pad[:, None]  # (B, S) token positions: blocks are laid over the text, not the padding
+        query_pos = key_pos[:, S - T:]  # (B, T)
+        window = (key_pos[:, None] <= query_pos[..., None]) & (query_pos[..., None] - key_pos[:, None] < self.window)  # (B, T, S)
+        window = window[:, None].to(q.dtype)  # (B, 1, T, S) the last few keys, always read
+        n = S // b  # at most this many complete blocks
         self.selection_cost = self.blocks_selected = self.blocks_complete = None
-        if n == 0: return window.to(q.dtype).expand(B, H, T, S), None
-        complete = (torch.arange(n, device=q.device)[None] + 1) * b <= query_pos[:, None] + 1  # (T, n) blocks wholly in a query's past
-        has = complete.any(-1)  # (T,) queries with a block to choose
-        summaries = k[:, :, :n * b].unflatten(2, (n, b)).mean(3)  # (B, H, n, hd) the compressed blocks
+        if n == 0: return window.expand(B, H, T, S), None, None
+        member = (key_pos[:, None] >= 0) & (key_pos.div(b, rounding_mode="floor")[:, None] == torch.arange(n, device=q.device)[None, :, None])  # (B, n, S)
+        member = member[:, None].to(q.dtype)  # (B, 1, n, S) which keys make up block j
+        complete = ((torch.arange(n, device=q.device) + 1) * b <= query_pos[..., None] + 1)[:, None]  # (B, 1, T, n) wholly in the query's past
+        has = complete.any(-1, keepdim=True)  # queries with a block to choose
+        summaries = member @ k / b  # (B, H, n, hd) the compressed blocks: means of their keys
         scores = (q @ summaries.transpose(-1, -2)) / hd ** 0.5  # (B, H, T, n)
-        probs = torch.softmax(scores.masked_fill(~complete, float("-inf")).masked_fill(~has[:, None], 0.0), -1) * complete  # (B, H, T, n)
+        probs = torch.softmax(scores.masked_fill(~complete, float("-inf")).masked_fill(~has, 0.0), -1) * complete  # (B, H, T, n)
         margin = entropy_margin(probs.detach(), self.threshold.to(q.dtype)[:, None, None])  # the selection learns through tau only
         hard = ((margin >= 0) & complete).to(q.dtype)  # (B, H, T, n)
         soft = torch.sigmoid(margin / self.temperature) * complete
         chosen = hard + soft - soft.detach()  # straight-through: exactly 0/1 forward
-        keys = torch.where(window, torch.ones((), dtype=q.dtype, device=q.device),
-                           torch.cat([chosen.repeat_interleave(b, -1), chosen.new_zeros(B, H, T, S - n * b)], -1))  # (B, H, T, S)
-        rows = has.sum() * B * H
-        self.blocks_selected = ((hard.sum(-1) * has).sum() / rows).detach()  # mean blocks chosen per query that has any
-        self.blocks_complete = (complete.sum(-1).to(q.dtype) * has).sum() * B * H / rows
-        self.selection_cost = self.cost * ((soft.sum(-1) / complete.sum(-1).clamp_min(1)) * has).sum() / rows  # soft fraction chosen
-        return keys, probs
+        keys = torch.where(window > 0, torch.ones((), dtype=q.dtype, device=q.device), chosen @ member)  # (B, H, T, S)
+        counted = has.expand(B, H, T, 1).to(q.dtype)
+        rows = counted.sum().clamp_min(1)
+        self.blocks_selected = ((hard.sum(-1, keepdim=True) * counted).sum() / rows).detach()  # mean blocks chosen per query that has any
+        self.blocks_complete = (complete.sum(-1, keepdim=True).to(q.dtype) * counted).sum() / rows
+        fraction = soft.sum(-1, keepdim=True) / complete.sum(-1, keepdim=True).clamp_min(1)
+        self.selection_cost = self.cost * (fraction * counted).sum() / rows  # the soft fraction of blocks chosen
+        return keys, probs, member
 
-    def attend_selected(self, q: Tensor, k: Tensor, v: Tensor, keys: Tensor, allowed: Tensor, probs: Optional[Tensor]) -> Tensor:
+    def attend_selected(self, q: Tensor, k: Tensor, v: Tensor, keys: Tensor, allowed: Tensor, probs: Optional[Tensor], member: Optional[Tensor]) -> Tensor:
         "Softmax over the chosen keys (each key's exp-score times its 0/1 choice), plus the gated compressed branch: (B, H, T, hd)."
         logits = ((q @ k.transpose(-1, -2)) / self.head_dim ** 0.5).masked_fill(~allowed, float("-inf"))  # (B, H, T, S)
         top = logits.masked_fill(keys == 0, float("-inf")).amax(-1, keepdim=True).detach()  # the largest chosen score
         weights = torch.exp((logits - top).clamp(max=20.0)) * keys  # an unchosen key: weight 0, gradient for its choice
         attn = F.dropout(weights / weights.sum(-1, keepdim=True), self.dropout, self.training)
         y = attn @ v
-        if probs is not None:
-            n = probs.shape[-1]
-            values = v[:, :, :n * self.block].unflatten(2, (n, self.block)).mean(3)  # (B, H, n, hd) compressed values
-            y = y + self.compressed_gate.to(y.dtype)[:, None, None] * (probs @ values)
+        if probs is not None:  # the compressed branch: attention over the summaries, applied to the blocks' mean values
+            y = y + self.compressed_gate.to(y.dtype)[:, None, None] * (probs @ (member @ v / self.block))
         return y
 
 
