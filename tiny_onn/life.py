@@ -182,7 +182,8 @@ class Life:
 
     def learn(self, text: str, # the experience
               source: str, # where it came from (a file name): recorded
-              steps: Optional[int] = None, # optimizer steps; None = one pass over its windows (tokens / (batch x context))
+              steps: Optional[int] = None, # optimizer steps; None = one pass over its windows (tokens / (batch x context)); an unfinished
+                                           # experience of the same text keeps the count it started with
               save_every: int = 50, # commit every this many steps (and at the end); 0 = at the end only
               should_stop: Callable = lambda: False, # asked after every step; True = commit now and return None (resumable)
              ) -> Optional[dict]: # the experience's log record, or None when stopped before its end
